@@ -1,0 +1,193 @@
+"""``EncryptedCredentialsFile``: the same credentials document, encrypted at rest (opt-in).
+
+Chosen with ``HYPERFRAMES_CREDENTIALS_STORE=encrypted``; lives beside the plain file as ``credentials.enc``.
+
+File layout (all integers big-endian)::
+
+    header = "HFAENC" | version (1 byte) | kdf id (1 byte) | memory KiB (4) | iterations (4) | lanes (4)
+             | salt (16) | nonce (12) | key check (16)
+    file   = header | sha256(header)[:8] | AES-256-GCM(key, nonce, plaintext, associated data = header)
+
+* The key comes from a passphrase through Argon2id at OWASP's minimum or better (m=19 MiB, t=2, p=1);
+  parameters below that minimum are refused. The salt is random per file, the nonce random per write.
+* The header is bound as associated data, so changing any byte of it, of the nonce, of the ciphertext or of
+  the tag is detected. A wrong passphrase is told apart from a damaged file by the key check (an HMAC of a fixed
+  label under the derived key) and by the header digest: ``WrongPassphrase`` versus ``CorruptStore``. Neither
+  error changes the file.
+* Plaintext is never written to disk: only the encrypted bytes go through the atomic write. There is never a
+  silent fallback to the plain store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from collections.abc import Callable, Mapping
+
+from ..domain.credentials import CredentialsDocument, parse_document, render_document
+from ..domain.errors import ConfigError, CorruptStore, InvalidStore, WrongPassphrase
+from .files import SecureFile
+
+MAGIC = b"HFAENC"
+VERSION = 1
+KDF_ARGON2ID = 1
+MIN_MEMORY_KIB = 19 * 1024
+MIN_ITERATIONS = 2
+DEFAULT_PARAMS = (MIN_MEMORY_KIB, MIN_ITERATIONS, 1)
+_HEADER = struct.Struct(">6sBBIII16s12s16s")
+_DIGEST_BYTES = 8
+_TAG_BYTES = 16
+_KEY_CHECK_LABEL = b"hyperframes-auth key check v1"
+
+Passphrase = Callable[[], str]
+"""Returns the passphrase (from an env var or a hidden prompt); raises an ``AuthError`` when there is none."""
+
+
+class EncryptedCredentialsFile(SecureFile):
+    """Implements ``CredentialStore`` on an AES-256-GCM file keyed by a passphrase through Argon2id.
+
+    Args:
+        path: the encrypted file (``<config dir>/credentials.enc``).
+        passphrase: called at most once, when the file must be opened or first written.
+        params: Argon2id (memory KiB, iterations, lanes) for new files; never below the minimum.
+    """
+
+    backend = "encrypted"
+
+    def __init__(
+        self,
+        path: str,
+        passphrase: Passphrase,
+        params: tuple[int, int, int] = DEFAULT_PARAMS,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(path, lock_timeout)
+        _check_params(params)
+        self._passphrase = passphrase
+        self._params = params
+        self._key: tuple[bytes, tuple[int, int, int], bytes] | None = None  # (salt, params, key)
+
+    # ------------------------------------------------------------------------------------------ keys
+
+    def _derive(self, salt: bytes, params: tuple[int, int, int]) -> bytes:
+        if self._key is not None and self._key[0] == salt and self._key[1] == params:
+            return self._key[2]
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+        memory, iterations, lanes = params
+        secret = self._passphrase().encode("utf-8")
+        key = Argon2id(salt=salt, length=32, iterations=iterations, lanes=lanes, memory_cost=memory).derive(secret)
+        self._key = (salt, params, key)
+        return key
+
+    # ------------------------------------------------------------------------------------------ port
+
+    def read(self) -> CredentialsDocument:
+        """Decrypt and parse the store; absent gives an empty document.
+
+        Raises:
+            WrongPassphrase: the passphrase does not open this file.
+            CorruptStore: truncated, tampered with, or of an unknown format.
+        """
+        data = self.read_bytes()
+        if not data:
+            return CredentialsDocument()
+        plaintext = self._open(data)
+        try:
+            return parse_document(plaintext.decode("utf-8"))
+        except (UnicodeDecodeError, InvalidStore) as exc:
+            raise CorruptStore(f"decrypted content is not a credentials document ({type(exc).__name__})") from None
+
+    def write(self, doc: CredentialsDocument) -> None:
+        salt, params = self._current_salt()
+        key = self._derive(salt, params)
+        nonce = os.urandom(12)
+        header = _HEADER.pack(MAGIC, VERSION, KDF_ARGON2ID, *params, salt, nonce, _key_check(key))
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        sealed = AESGCM(key).encrypt(nonce, render_document(doc).encode("utf-8"), header)
+        self.write_bytes(header + hashlib.sha256(header).digest()[:_DIGEST_BYTES] + sealed)
+
+    def _current_salt(self) -> tuple[bytes, tuple[int, int, int]]:
+        """Keep the existing file's salt and parameters (so the key stays cached), else draw a new salt."""
+        if self._key is not None:
+            return self._key[0], self._key[1]
+        try:
+            data = self.read_bytes()
+        except InvalidStore:
+            data = None
+        if data and len(data) >= _HEADER.size:
+            try:
+                fields = _HEADER.unpack(data[: _HEADER.size])
+                params = (fields[3], fields[4], fields[5])
+                if fields[0] == MAGIC and fields[1] == VERSION:
+                    _check_params(params)
+                    return fields[6], params
+            except (struct.error, CorruptStore):
+                pass
+        return os.urandom(16), self._params
+
+    def _open(self, data: bytes) -> bytes:
+        size = _HEADER.size + _DIGEST_BYTES
+        if len(data) < size + _TAG_BYTES:
+            raise CorruptStore("the file is truncated")
+        header, digest, sealed = data[: _HEADER.size], data[_HEADER.size : size], data[size:]
+        magic, version, kdf, memory, iterations, lanes, salt, nonce, check = _HEADER.unpack(header)
+        if magic != MAGIC:
+            raise CorruptStore("not an encrypted hyperframes credentials file")
+        if not hmac.compare_digest(hashlib.sha256(header).digest()[:_DIGEST_BYTES], digest):
+            raise CorruptStore("the header is damaged or was tampered with")
+        if version != VERSION or kdf != KDF_ARGON2ID:
+            raise CorruptStore(f"unknown format version {version}/{kdf}", "Upgrade hyperframes-auth to read this file.")
+        params = (memory, iterations, lanes)
+        _check_params(params)
+        key = self._derive(salt, params)
+        if not hmac.compare_digest(_key_check(key), check):
+            self._key = None
+            raise WrongPassphrase
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        try:
+            return AESGCM(key).decrypt(nonce, sealed, header)
+        except InvalidTag:
+            raise CorruptStore("the contents are damaged or were tampered with") from None
+
+
+def _key_check(key: bytes) -> bytes:
+    return hmac.new(key, _KEY_CHECK_LABEL, hashlib.sha256).digest()[:16]
+
+
+def _check_params(params: tuple[int, int, int]) -> None:
+    memory, iterations, lanes = params
+    if (
+        memory < MIN_MEMORY_KIB
+        or iterations < MIN_ITERATIONS
+        or lanes < 1
+        or memory > 4 * 1024 * 1024
+        or iterations > 100
+    ):
+        raise CorruptStore("the key-derivation parameters are outside the accepted range")
+
+
+def env_or_prompt_passphrase(env: Mapping[str, str], prompt: bool) -> Passphrase:
+    """The passphrase source the CLI and facade use: the env var, else a hidden prompt on a TTY."""
+
+    def get() -> str:
+        value = env.get("HYPERFRAMES_CREDENTIALS_PASSPHRASE", "")
+        if value:
+            return value
+        if prompt:
+            import getpass
+
+            entered = getpass.getpass("Passphrase for the encrypted credentials: ")
+            if entered:
+                return entered
+        raise ConfigError(
+            "No passphrase for the encrypted credentials store",
+            "Set HYPERFRAMES_CREDENTIALS_PASSPHRASE, or run the command in a terminal to be asked for it.",
+        )
+
+    return get

@@ -1,0 +1,1 @@
+"""The composition root (``bootstrap``), the ``hyperframes`` CLI and the programmatic facade."""

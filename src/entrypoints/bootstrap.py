@@ -1,0 +1,110 @@
+"""The composition root: the only place that knows which adapter implements which port.
+
+``build(settings, env, **overrides)`` wires real adapters into an :class:`AuthService`; any port can be replaced
+by passing it (the facade's tests pass fakes and a fake clock). Adapters are imported only when they are built,
+so a command pays only for what it uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..domain.config import Settings
+from ..domain.service import AuthService, Ports
+
+TYPE_CHECKING = False  # keep `typing` off the CLI's fast paths; type checkers know this name
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..domain.driver import Notify
+    from ..domain.machine import ClientConfig
+    from ..domain.pkce import Entropy
+    from ..domain.ports import Browser, Clock, CredentialStore, HttpTransport, ListenerFactory
+
+
+def make_store(settings: Settings, env: Mapping[str, str], interactive: bool = False) -> CredentialStore:
+    """The store ``settings.store`` names: the plain JSON file, or the encrypted one beside it."""
+    if settings.store == "encrypted":
+        from ..adapters.encrypted_file import EncryptedCredentialsFile, env_or_prompt_passphrase
+
+        prompt = interactive and sys.stdin.isatty()
+        return EncryptedCredentialsFile(f"{settings.credentials_path}.enc", env_or_prompt_passphrase(env, prompt))
+    from ..adapters.credentials_file import CredentialsFile
+
+    return CredentialsFile(settings.credentials_path)
+
+
+def make_transport(kind: str, verbose: bool) -> HttpTransport:
+    """``stdlib`` (fast to import; the CLI) or ``httpx`` (the facade's default)."""
+    from ..adapters.http_policy import stderr_trace
+
+    trace = stderr_trace if verbose else None
+    if kind == "httpx":
+        from ..adapters.http_httpx import HttpxTransport
+
+        return HttpxTransport(trace=trace)
+    from ..adapters.http_stdlib import StdlibTransport
+
+    return StdlibTransport(trace=trace)
+
+
+def _system_clock() -> Clock:
+    from ..adapters.clock import SystemClock
+
+    return SystemClock()
+
+
+def _loopback_listener() -> ListenerFactory:
+    def listen() -> object:
+        from ..adapters.listener import LoopbackCallbackListener
+
+        return LoopbackCallbackListener()
+
+    return listen  # type: ignore[return-value]
+
+
+def client_config(settings: Settings, login_timeout: float | None = None) -> ClientConfig:
+    from ..domain.machine import ClientConfig
+
+    overrides = {"login_timeout": login_timeout} if login_timeout else {}
+    return ClientConfig.from_settings(settings, **overrides)
+
+
+def build(
+    settings: Settings,
+    env: Mapping[str, str] | None = None,
+    *,
+    clock: Clock | None = None,
+    http: HttpTransport | None = None,
+    transport: str = "stdlib",
+    browser: Browser | None = None,
+    listen: ListenerFactory | None = None,
+    store: CredentialStore | None = None,
+    entropy: Entropy | None = None,
+    notify: Notify | None = None,
+    interactive: bool = False,
+    open_browser: bool = True,
+    leeway: float = 60.0,
+    login_timeout: float | None = None,
+) -> AuthService:
+    """Wire an :class:`AuthService` from settings, with real adapters for every port not given."""
+    env = os.environ if env is None else env
+    if browser is None:
+        from ..adapters.browser import SystemBrowser
+
+        browser = SystemBrowser(enabled=open_browser and not settings.no_browser)
+    if entropy is None:
+        from secrets import token_bytes
+
+        entropy = token_bytes
+    ports = Ports(
+        clock=clock or _system_clock(),
+        http=http or make_transport(transport, settings.verbose),
+        browser=browser,
+        listen=listen or _loopback_listener(),
+        store=store or make_store(settings, env, interactive),
+        entropy=entropy,
+        notify=notify,
+    )
+    return AuthService(lambda: client_config(settings, login_timeout), ports, env, settings.userinfo_url, leeway)

@@ -1,0 +1,74 @@
+"""Judging callbacks (checklist items 6, 7, 14, 35, 93)."""
+
+from __future__ import annotations
+
+from hyperframes_auth.domain.callback import judge, parse_query, pasted_query
+from hypothesis import given
+from hypothesis import strategies as st
+
+STATE = "s" * 43
+
+
+def q(**values: str | list[str]) -> dict[str, list[str]]:
+    return {k: v if isinstance(v, list) else [v] for k, v in values.items()}
+
+
+def test_the_right_state_and_a_code_is_accepted():
+    verdict = judge(STATE, q(state=STATE, code="c1", iss="https://as"))
+    assert (verdict.kind, verdict.code, verdict.iss) == ("accepted", "c1", "https://as")
+    assert "c1" not in repr(verdict)
+
+
+def test_wrong_missing_prefix_case_and_duplicated_states_are_ignored():
+    for query in (
+        q(code="c"),
+        q(state="", code="c"),
+        q(state="wrong", code="c"),
+        q(state=STATE[:-1], code="c"),
+        q(state=STATE.upper(), code="c"),
+        q(state=[STATE, STATE], code="c"),
+        q(state=STATE, code=["a", "b"]),
+    ):
+        verdict = judge(STATE, query)
+        assert verdict.kind == "ignored", query
+        assert not verdict.ends_flow
+
+
+def test_an_error_counts_only_with_the_right_state():
+    assert judge(STATE, q(error="access_denied")).kind == "ignored"
+    assert judge(STATE, q(error="access_denied", state="nope")).kind == "ignored"
+    verdict = judge(STATE, q(error="access_denied", error_description="no <b>way</b>", state=STATE))
+    assert (verdict.kind, verdict.error, verdict.description) == ("errored", "access_denied", "no <b>way</b>")
+
+
+def test_a_matching_state_without_code_fails_the_flow():
+    assert judge(STATE, q(state=STATE)).kind == "errored"
+
+
+def test_front_channel_tokens_are_never_returned():
+    verdict = judge(STATE, q(state=STATE, error="x", access_token="fake"))
+    assert "fake" not in repr(verdict)
+    assert not hasattr(verdict, "access_token")
+
+
+def test_pasted_bare_code_yields_nothing_and_full_url_yields_its_query():
+    assert pasted_query("EVIL_CODE") == {}
+    assert judge(STATE, pasted_query("EVIL_CODE")).kind == "ignored"
+    url = f"http://127.0.0.1:5000/oauth/callback?code=abc&state={STATE}"
+    assert judge(STATE, pasted_query(f"  {url}\n")).kind == "accepted"
+    assert judge(STATE, pasted_query(url.replace(STATE, "wrong"))).kind == "ignored"
+
+
+def test_plus_and_percent_encoding_in_state():
+    state = "a+b c"
+    assert judge(state, parse_query("state=a%2Bb+c&code=x")).kind == "accepted"
+    assert judge(state, parse_query("state=a+b+c&code=x")).kind == "ignored"
+
+
+@given(st.text(max_size=200))
+def test_any_query_string_gives_a_verdict(raw):
+    try:
+        query = parse_query(raw)
+    except ValueError:
+        return
+    assert judge(STATE, query).kind in ("accepted", "errored", "ignored")
