@@ -148,6 +148,7 @@ class FakeListener:
         self.verdicts: list[Verdict] = []
         self.closed = False
         self.waits = 0
+        self.outcome: tuple[bool, str | None] | None = None
 
     @property
     def redirect_uri(self) -> str:
@@ -164,6 +165,9 @@ class FakeListener:
             if verdict.ends_flow:
                 return verdict
         return Verdict(kind="timeout")
+
+    def finish(self, ok: bool, message: str | None = None) -> None:
+        self.outcome = (ok, message)
 
     def close(self) -> None:
         self.closed = True

@@ -10,8 +10,10 @@
   browser's address bar or history (OAuth 2.1 §2.3.6).
 * Pages are static and escaped, with ``no-store``, ``nosniff``, a CSP allowing no scripts and no external
   resources, ``no-referrer`` and ``Connection: close`` (browser keep-alive once hung the reference listener).
+* The ``/oauth/done`` page waits for the sign-in's real outcome (code exchanged and stored, or not), so the browser
+  never says "signed in" while the exchange fails (a flaw of the reference CLI).
 * Each connection is handled on its own thread with a read timeout, so a silent or half-open connection cannot
-  block the real callback. The wait is a ``select`` on the listening socket and a wake-up pipe: no polling.
+  block the real callback. Accepting is a ``select`` on the listening socket and a wake-up pipe: no polling.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import queue
 import selectors
 import socket
 import threading
-import time
 from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import urlsplit
@@ -68,6 +69,7 @@ DONE_PAGE = page(
     "You're signed in.",
     "You can close this tab and return to your terminal.",
 )
+RETURN_PAGE = page("Sign-in received", "Sign-in received.", "Return to your terminal to see the result.")
 ALREADY_PAGE = page("Sign-in already completed", "This sign-in is already complete.", "You can close this tab.")
 IGNORED_PAGE = page(
     "Sign-in link not recognised",
@@ -77,21 +79,35 @@ IGNORED_PAGE = page(
 
 
 def failed_page(error: str | None, description: str | None) -> bytes:
-    return page("Sign-in failed", "Sign-in failed", description or "", code=error or "error")
+    return page("Sign-in failed", "Sign-in failed", description or "", code=error)
 
 
 class LoopbackCallbackListener:
     """Implements the ``CallbackListener`` port on a loopback socket.
 
+    A background thread accepts connections from the moment the port is bound until ``close``; each connection is
+    served on its own thread. ``wait`` only waits for the first verdict that ends the flow.
+
     Args:
         port: 0 for an ephemeral port (the default), or a fixed port (e.g. for ``ssh -L``).
         read_timeout: seconds a connection may stay silent before it is dropped.
         bind_ipv4: try 127.0.0.1 first (tests turn it off to check the [::1] fallback).
+        done_wait: how long the ``/oauth/done`` page waits for the sign-in's outcome before it answers.
+        linger: after a redirect to ``/oauth/done``, how long ``close`` waits for the browser to fetch it.
     """
 
-    def __init__(self, port: int = 0, read_timeout: float = 5.0, bind_ipv4: bool = True) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        read_timeout: float = 5.0,
+        bind_ipv4: bool = True,
+        done_wait: float = 15.0,
+        linger: float = 2.0,
+    ) -> None:
         self._sock = _bind(port, bind_ipv4)
         self._read_timeout = read_timeout
+        self._done_wait = done_wait
+        self._linger = linger
         bound_port = self._sock.getsockname()[1]
         host = "127.0.0.1" if self._sock.family == socket.AF_INET else "[::1]"
         self._redirect_uri = f"http://{host}:{bound_port}{CALLBACK_PATH}"
@@ -100,10 +116,18 @@ class LoopbackCallbackListener:
         self._judge: CallbackJudge | None = None
         self._judge_ready = threading.Event()
         self._final: Verdict | None = None
+        self._ended = threading.Event()
+        self._outcome: tuple[bool, str | None] | None = None
+        self._outcome_known = threading.Event()
+        self._redirected = threading.Event()  # we answered the callback with a 303 to the done page
+        self._done_served = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._active = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._workers: set[threading.Thread] = set()
         self._closed = False
         self.handled: queue.SimpleQueue[int] = queue.SimpleQueue()  # statuses answered, for tests and traces
+        self._acceptor = threading.Thread(target=self._accept_loop, name="hf-callback-listener", daemon=True)
+        self._acceptor.start()
 
     @property
     def redirect_uri(self) -> str:
@@ -117,38 +141,39 @@ class LoopbackCallbackListener:
     # -------------------------------------------------------------------------------- the flow's side
 
     def wait(self, judge: CallbackJudge, timeout: float) -> Verdict:
-        """Serve requests until one ends the flow, or ``timeout`` seconds pass (a ``timeout`` verdict)."""
+        """Wait until a callback ends the flow, or ``timeout`` seconds pass (a ``timeout`` verdict)."""
         if self._closed:
             raise AuthError("Internal error: the callback listener is already closed")
         self._judge = judge
         self._judge_ready.set()
-        deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._sock, selectors.EVENT_READ)
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                with self._lock:
-                    if self._final is not None:
-                        return self._final
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return Verdict(kind="timeout")
-                for key, _ in selector.select(remaining):
-                    if key.fileobj is self._sock:
-                        self._accept()
-                    else:
-                        self._wake_r.recv(64)
+        if not self._ended.wait(timeout):
+            return Verdict(kind="timeout")
+        with self._lock:
+            assert self._final is not None
+            return self._final
 
     def offer(self, query: dict[str, list[str]]) -> Verdict:
         """Judge a query that arrived another way (a redirect URL pasted at the terminal), thread-safely."""
-        self._judge_ready.wait(5.0)
         return self.decide(query)
 
+    def finish(self, ok: bool, message: str | None = None) -> None:
+        """Tell the browser how the sign-in ended: the ``/oauth/done`` page waits for this."""
+        if self._outcome is None:
+            self._outcome = (ok, message)
+            self._outcome_known.set()
+
     def close(self) -> None:
-        """Stop listening; idempotent. Connections still being served finish on their own timeouts."""
+        """Stop listening; idempotent. Pages being served are given a moment to finish."""
         if self._closed:
             return
+        self.finish(False, None)
+        if self._redirected.is_set():
+            self._done_served.wait(self._linger)  # the browser is on its way to the done page: let it land
         self._closed = True
+        self._wake()
+        self._acceptor.join(2.0)
+        for worker in list(self._workers):
+            worker.join(2.0)
         for sock in (self._sock, self._wake_r, self._wake_w):
             sock.close()
 
@@ -162,6 +187,7 @@ class LoopbackCallbackListener:
 
     def decide(self, query: dict[str, list[str]]) -> Verdict:
         """Judge one callback; the first verdict that ends the flow is kept and wakes ``wait``."""
+        self._judge_ready.wait(10.0)  # the browser may be faster than the flow reaching `wait`
         with self._lock:
             if self._final is not None:
                 return Verdict(kind="ignored", reason="already completed")
@@ -171,8 +197,7 @@ class LoopbackCallbackListener:
             verdict = judge(query)
             if verdict.ends_flow:
                 self._final = verdict
-        if verdict.ends_flow:
-            self._wake()
+                self._ended.set()
         return verdict
 
     @property
@@ -180,12 +205,35 @@ class LoopbackCallbackListener:
         with self._lock:
             return self._final is not None
 
+    def outcome(self) -> tuple[bool, str | None] | None:
+        """How the sign-in ended, waiting up to ``done_wait`` seconds for it."""
+        self._outcome_known.wait(self._done_wait)
+        return self._outcome
+
+    def redirected(self) -> None:
+        self._redirected.set()
+
+    def done_served(self) -> None:
+        self._done_served.set()
+
     def host_allowed(self, host: str | None) -> bool:
         return (host or "").lower() in self._hosts
 
     def _wake(self) -> None:
         with contextlib.suppress(OSError):  # closed: nobody is waiting any more
             self._wake_w.send(b"x")
+
+    def _accept_loop(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._sock, selectors.EVENT_READ)
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            while not self._closed:
+                for key, _ in selector.select():
+                    if key.fileobj is self._sock and not self._closed:
+                        self._accept()
+                    elif key.fileobj is self._wake_r:
+                        with contextlib.suppress(OSError):
+                            self._wake_r.recv(64)
 
     def _accept(self) -> None:
         try:
@@ -195,7 +243,9 @@ class LoopbackCallbackListener:
         if not self._active.acquire(blocking=False):
             conn.close()  # too many open connections: shed load rather than block the real callback
             return
-        threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+        self._workers.add(worker)
+        worker.start()
 
     def _serve(self, conn: socket.socket) -> None:
         try:
@@ -206,6 +256,7 @@ class LoopbackCallbackListener:
         finally:
             conn.close()
             self._active.release()
+            self._workers.discard(threading.current_thread())
 
 
 def _bind(port: int, bind_ipv4: bool) -> socket.socket:
@@ -274,7 +325,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         parts = urlsplit(self.path)
         if parts.path == DONE_PATH:
-            self._html(200, DONE_PAGE if listener.completed else IGNORED_PAGE)
+            self._done(listener)
             return
         if parts.path != CALLBACK_PATH:
             self._send(404, b"Not Found\n", "text/plain; charset=utf-8")
@@ -288,11 +339,25 @@ class _Handler(BaseHTTPRequestHandler):
             query = {}
         verdict = listener.decide(query)
         if verdict.kind == "accepted":
+            listener.redirected()
             self._send(303, b"", "text/plain; charset=utf-8", {"Location": DONE_PATH})
         elif verdict.kind == "errored":
             self._html(400, failed_page(verdict.error, verdict.description))
         else:
             self._html(400, ALREADY_PAGE if verdict.reason == "already completed" else IGNORED_PAGE)
+
+    def _done(self, listener: LoopbackCallbackListener) -> None:
+        if not listener.completed:
+            self._html(200, IGNORED_PAGE)
+            return
+        outcome = listener.outcome()
+        if outcome is None or outcome == (False, None):
+            self._html(200, RETURN_PAGE)
+        elif outcome[0]:
+            self._html(200, DONE_PAGE)
+        else:
+            self._html(200, failed_page(None, outcome[1]))
+        listener.done_served()
 
     def _html(self, status: int, body: bytes) -> None:
         self._send(status, body, "text/html; charset=utf-8")

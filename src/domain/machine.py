@@ -76,6 +76,7 @@ class ClientConfig:
     login_timeout: float = LOGIN_TIMEOUT
     token_timeout: float = TOKEN_TIMEOUT
     revoke_timeout: float = REVOKE_TIMEOUT
+    device_min_interval: float = DEVICE_MIN_INTERVAL  # RFC 8628 §3.2 default; lower only for test servers
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: float) -> ClientConfig:
@@ -405,7 +406,9 @@ def _seconds(value: object, default: float) -> float:
     return number if not math.isnan(number) and number > 0 else default
 
 
-def parse_device_authorization(payload: dict[str, object]) -> DeviceAuthorization:
+def parse_device_authorization(
+    payload: dict[str, object], min_interval: float = DEVICE_MIN_INTERVAL
+) -> DeviceAuthorization:
     """Validate an RFC 8628 §3.2 response.
 
     Raises:
@@ -418,9 +421,7 @@ def parse_device_authorization(payload: dict[str, object]) -> DeviceAuthorizatio
     if not _is_acceptable_uri(uri):
         raise DeviceAuthFailed("the server's verification_uri is missing or not https")
     complete = payload.get("verification_uri_complete")
-    interval = min(
-        max(_seconds(payload.get("interval"), DEVICE_MIN_INTERVAL), DEVICE_MIN_INTERVAL), DEVICE_MAX_INTERVAL
-    )
+    interval = min(max(_seconds(payload.get("interval"), min_interval), min_interval), DEVICE_MAX_INTERVAL)
     return DeviceAuthorization(
         device_code=device_code,
         user_code="".join(ch for ch in user_code if ch.isprintable()),
@@ -481,12 +482,12 @@ def _start_device(config: ClientConfig, _s: Idle, _ev: StartDeviceLogin, _now: d
     return RequestingDeviceCode(), (SendHttp(device_request(config)),)
 
 
-def _device_answered(_c: ClientConfig, _s: RequestingDeviceCode, ev: HttpAnswered, now: datetime) -> Transition:
+def _device_answered(config: ClientConfig, _s: RequestingDeviceCode, ev: HttpAnswered, now: datetime) -> Transition:
     reply = classify(ev.response)
     if reply.payload is None:
         return Failed(DeviceAuthFailed(reply.detail, reply.error.error if reply.error else None)), ()
     try:
-        device = parse_device_authorization(reply.payload)
+        device = parse_device_authorization(reply.payload, config.device_min_interval)
     except DeviceAuthFailed as exc:
         return Failed(exc), ()
     deadline = now + timedelta(seconds=device.expires_in)

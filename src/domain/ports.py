@@ -54,6 +54,10 @@ class CallbackListener(Protocol):
 
     def wait(self, judge: CallbackJudge, timeout: float) -> Verdict: ...
 
+    def finish(self, ok: bool, message: str | None = None) -> None:
+        """Tell the browser how the sign-in ended (the page after the redirect shows it)."""
+        ...
+
     def close(self) -> None: ...
 
 

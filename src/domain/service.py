@@ -295,9 +295,14 @@ class AuthService:
         try:
             flow = AuthCodeFlow.start(self.config, listener.redirect_uri, self.ports.entropy)
             tokens = _outcome(run(self.config, self.ports, StartBrowserLogin(flow), listener))
+            self._update(lambda doc: with_login(doc, tokens))
+        except AuthError as exc:
+            listener.finish(ok=False, message=exc.message)
+            raise
+        else:
+            listener.finish(ok=True)
         finally:
             listener.close()
-        self._update(lambda doc: with_login(doc, tokens))
         try:
             user = self.whoami(self._oauth(tokens))
         except AuthError as exc:

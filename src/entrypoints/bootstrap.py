@@ -64,11 +64,11 @@ def _loopback_listener() -> ListenerFactory:
     return listen  # type: ignore[return-value]
 
 
-def client_config(settings: Settings, login_timeout: float | None = None) -> ClientConfig:
+def client_config(settings: Settings, **overrides: float | None) -> ClientConfig:
+    """The machine's view of the OAuth client; ``None`` overrides keep the defaults."""
     from ..domain.machine import ClientConfig
 
-    overrides = {"login_timeout": login_timeout} if login_timeout else {}
-    return ClientConfig.from_settings(settings, **overrides)
+    return ClientConfig.from_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def build(
@@ -87,6 +87,7 @@ def build(
     open_browser: bool = True,
     leeway: float = 60.0,
     login_timeout: float | None = None,
+    device_min_interval: float | None = None,
 ) -> AuthService:
     """Wire an :class:`AuthService` from settings, with real adapters for every port not given."""
     env = os.environ if env is None else env
@@ -107,4 +108,5 @@ def build(
         entropy=entropy,
         notify=notify,
     )
-    return AuthService(lambda: client_config(settings, login_timeout), ports, env, settings.userinfo_url, leeway)
+    config = lambda: client_config(settings, login_timeout=login_timeout, device_min_interval=device_min_interval)  # noqa: E731
+    return AuthService(config, ports, env, settings.userinfo_url, leeway)

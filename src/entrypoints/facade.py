@@ -69,6 +69,8 @@ class HeyGenAuth:
         clock, http, browser, listen, store, entropy, notify: replace a port (tests pass fakes here).
         leeway: refresh this many seconds before the access token expires (60 by default).
         login_timeout: how long the browser sign-in waits for the callback (120 s by default).
+        device_min_interval: the shortest device-flow poll interval (5 s, RFC 8628); lower it only for a test
+            server that expects faster polling.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class HeyGenAuth:
         open_browser: bool = True,
         leeway: float = 60.0,
         login_timeout: float | None = None,
+        device_min_interval: float | None = None,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.settings = settings or Settings.from_env(self.env, os.path.expanduser("~"))
@@ -108,6 +111,7 @@ class HeyGenAuth:
             open_browser=open_browser,
             leeway=leeway,
             login_timeout=login_timeout,
+            device_min_interval=device_min_interval,
         )
 
     @classmethod
@@ -202,6 +206,20 @@ class HeyGenAuth:
             keep_api_key: remove only the OAuth session and keep a stored API key.
         """
         return self.service.logout(keep_api_key)
+
+    # ------------------------------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Release the HTTP connections this object holds (the httpx transport's pool)."""
+        close = getattr(self.service.ports.http, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> HeyGenAuth:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------------------------------ httpx
 
