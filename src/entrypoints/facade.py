@@ -215,7 +215,7 @@ class HeyGenAuth:
         if callable(close):
             close()
 
-    def __enter__(self) -> HeyGenAuth:
+    def __enter__(self) -> HeyGenAuth:  # noqa: PYI034 - `typing.Self` would cost start-up time
         return self
 
     def __exit__(self, *_exc: object) -> None:
