@@ -1,0 +1,221 @@
+"""The installed ``hyperframes`` command, end to end, in subprocesses, against the real authorization server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+import pytest
+
+from .conftest import API_KEY, PYTHON, STANDIN, AuthServer
+from .scripted_user import ScriptedUser
+
+pytestmark = pytest.mark.contract
+HYPERFRAMES = str(Path(sys.executable).with_name("hyperframes"))
+
+
+def cli_env(server: AuthServer, tmp_path: Path, **extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "HYPERFRAMES_", "SSH_"))}
+    base.pop("BROWSER", None)
+    base.pop("HF_NO_BROWSER", None)
+    return {
+        **base,
+        **server.env(tmp_path / "config"),
+        "BROWSER": f"{PYTHON} {STANDIN} %s",
+        "STANDIN_LOG": str(tmp_path / "standin.log"),
+        "NO_COLOR": "1",
+        **extra,
+    }
+
+
+def hf(env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HYPERFRAMES, *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_login_status_token_refresh_logout(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path)
+    login = hf(env, "auth", "login")
+    assert login.returncode == 0, login.stderr + (tmp_path / "standin.log").read_text(errors="replace")
+    assert f"Opening browser to {auth_server.url}/oauth/authorize ..." in login.stdout
+    assert re.search(r"Waiting for callback on http://127\.0\.0\.1:\d+/oauth/callback \.\.\.", login.stdout)
+    assert "✓ Signed in as alice@example.test." in login.stdout
+    assert "code=" not in login.stdout + login.stderr  # the full URL (state, challenge) is never printed here
+
+    status = hf(env, "auth", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["configured"] is True
+    assert report["type"] == "oauth"
+    assert report["source"] == "file_json"
+    assert report["user"]["email"] == "alice@example.test"
+    assert report["api_error"] is None
+    assert report["storage"] == {"backend": "file", "path": str(tmp_path / "config" / "credentials")}
+    assert list(report)[:5] == ["configured", "source", "type", "user", "api_error"]
+
+    human = hf(env, "auth", "status")
+    assert "Type:   oauth" in human.stdout
+    assert "Account: alice@example.test" in human.stdout
+
+    token = hf(env, "auth", "token")
+    assert token.returncode == 0
+    stored = json.loads((tmp_path / "config" / "credentials").read_text())
+    assert token.stdout == stored["oauth"]["access_token"] + "\n"
+    assert token.stderr == ""
+
+    refreshed = hf(env, "auth", "refresh")
+    assert refreshed.returncode == 0
+    assert refreshed.stdout.strip() == "✓ Refreshed OAuth access token."
+    rotated = json.loads((tmp_path / "config" / "credentials").read_text())["oauth"]
+    assert rotated["refresh_token"] != stored["oauth"]["refresh_token"]
+
+    out = hf(env, "auth", "logout", "--yes")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"✓ Signed out. Removed {tmp_path / 'config' / 'credentials'}."
+    assert not (tmp_path / "config" / "credentials").exists()
+    gone = auth_server.http.get("/v3/users/me", headers={"authorization": f"Bearer {rotated['access_token']}"})
+    assert gone.status_code == 401
+
+    after = hf(env, "auth", "token")
+    assert after.returncode == 1
+    assert after.stdout == ""
+    assert "hyperframes auth login" in after.stderr
+
+
+def test_denied_login_fails_cleanly(auth_server: AuthServer, tmp_path: Path) -> None:
+    result = hf(cli_env(auth_server, tmp_path, STANDIN_MODE="deny"), "auth", "login")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Sign-in failed: The authorization server returned access_denied")
+    assert "Traceback" not in result.stderr
+
+
+def test_forged_callback_only_warns(auth_server: AuthServer, tmp_path: Path) -> None:
+    result = hf(cli_env(auth_server, tmp_path, STANDIN_MODE="forged-first"), "auth", "login")
+    assert result.returncode == 0, result.stderr
+    assert "Warning: ignored a callback whose state does not match this sign-in." in result.stderr
+
+
+class Lines:
+    """Collects a child's output lines on a thread, so a test can wait for one without blocking on a pipe."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.seen = ""
+        self._changed = threading.Condition()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: TextIO) -> None:
+        for line in stream:
+            with self._changed:
+                self.seen += line
+                self._changed.notify_all()
+
+    def wait_for(self, pattern: str, timeout: float = 30) -> re.Match[str]:
+        with self._changed:
+            if not self._changed.wait_for(lambda: re.search(pattern, self.seen) is not None, timeout):
+                raise AssertionError(f"did not see {pattern!r} in:\n{self.seen}")
+            match = re.search(pattern, self.seen)
+            assert match is not None
+            return match
+
+
+@contextlib.contextmanager
+def spawn(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
+    process = subprocess.Popen([HYPERFRAMES, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        yield process, Lines(process.stdout), Lines(process.stderr)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_remote_terminal_accepts_the_pasted_redirect_url(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path, SSH_CONNECTION="10.0.0.1 5000 10.0.0.2 22")
+    with spawn(env, "auth", "login") as (process, out, err):
+        url = err.wait_for(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)").group(1)
+        err.wait_for(r"paste it here")
+        user = ScriptedUser()
+        try:
+            callback = user.authorize(url)  # the browser "cannot reach" the remote listener: keep the URL
+        finally:
+            user.close()
+        assert process.stdin is not None
+        for line in ("just-a-bare-code", callback.replace("state=", "state=wrong"), callback):
+            process.stdin.write(line + "\n")
+            process.stdin.flush()
+        assert process.wait(30) == 0, err.seen
+        out.wait_for(r"Signed in as alice@example.test")
+    assert "Paste the whole address" in err.seen
+    assert "ignored a callback whose state does not match" in err.seen
+    assert "--device" in err.seen
+
+
+def test_device_login_through_the_cli(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path)
+    with spawn(env, "auth", "login", "--device") as (process, out, err):
+        complete = out.wait_for(r"\(or open (\S+)\)").group(1)
+        user = ScriptedUser()
+        try:
+            user.approve_device(complete)
+        finally:
+            user.close()
+        assert process.wait(40) == 0, err.seen
+        out.wait_for(r"✓ Signed in as alice@example.test\.")
+    assert json.loads((tmp_path / "config" / "credentials").read_text())["oauth"]["access_token"]
+
+
+def test_api_key_from_stdin_and_rejection_rollback(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path)
+    ok = hf(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "✓ API key saved. Authenticated as api-key-user@example.test."
+    bad = hf(env, "auth", "login", "--api-key", stdin="hg_this_key_is_wrong\n")
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines()[0] == "HeyGen rejected the API key."
+    assert "Rolled back to the previous credential." in bad.stderr
+    assert json.loads((tmp_path / "config" / "credentials").read_text())["api_key"] == API_KEY
+    inline = hf(env, "auth", "login", f"--api-key={API_KEY}")
+    assert inline.returncode == 0
+    assert "visible to other users" in inline.stderr
+    status = hf(env, "auth", "status")
+    assert status.returncode == 0
+    assert "Type:   api_key" in status.stdout
+    assert "Account: api-key-user@example.test" in status.stdout
+
+
+def test_status_and_token_without_credentials(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path)
+    status = hf(env, "auth", "status", "--json")
+    assert status.returncode == 1
+    assert json.loads(status.stdout)["configured"] is False
+    human = hf(env, "auth", "status")
+    assert human.stdout.startswith("Not signed in to HeyGen.")
+
+
+def test_env_key_is_reported_and_logout_mentions_it(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path, HEYGEN_API_KEY=API_KEY)
+    status = hf(env, "auth", "status")
+    assert "Source: env (HEYGEN_API_KEY)" in status.stdout
+    out = hf(env, "auth", "logout", "--yes")
+    assert "An env-var credential is active." in out.stdout
+
+
+def test_logout_without_a_tty_and_without_yes_aborts(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path)
+    hf(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n")
+    out = hf(env, "auth", "logout")
+    assert out.returncode == 1
+    assert out.stdout.strip().endswith("Aborted.")
+    assert (tmp_path / "config" / "credentials").exists()
