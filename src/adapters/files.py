@@ -16,12 +16,14 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from ..domain.errors import AuthError, InvalidStore, StoreLocked
 
 MAX_FILE_BYTES = 1024 * 1024
+STALE_TEMP_SECONDS = 60.0
 LOCK_TIMEOUT = 30.0
 
 
@@ -129,6 +131,22 @@ class SecureFile:
                 os.unlink(tmp)
             raise InvalidStore(f"unable to write {self.path}: {exc.strerror}") from None
         _fsync_directory(directory)
+        self._sweep_stale_temps(directory)
+
+    def _sweep_stale_temps(self, directory: str) -> None:
+        """Remove temp files left by writers that were killed mid-save (older than any live save can be)."""
+        prefix = f".{os.path.basename(self.path)}."
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        with contextlib.suppress(OSError), os.scandir(directory) as entries:
+            for entry in entries:
+                if (
+                    entry.name.startswith(prefix)
+                    and entry.name.endswith(".tmp")
+                    and entry.is_file(follow_symlinks=False)
+                ):
+                    with contextlib.suppress(OSError):
+                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(entry.path)
 
     def delete(self) -> None:
         """Remove the file (a symlink at the path is removed, never followed); absent is fine."""

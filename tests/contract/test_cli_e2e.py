@@ -36,8 +36,12 @@ def cli_env(server: AuthServer, tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def hf(env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HYPERFRAMES, *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+def hf(
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HYPERFRAMES, *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def test_login_status_token_refresh_logout(auth_server: AuthServer, tmp_path: Path) -> None:
@@ -127,7 +131,9 @@ class Lines:
 
 @contextlib.contextmanager
 def spawn(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
-    process = subprocess.Popen([HYPERFRAMES, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [HYPERFRAMES, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     assert process.stderr is not None
     try:

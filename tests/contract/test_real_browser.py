@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.config import Settings
 
@@ -52,7 +51,9 @@ def test_headless_chromium_signs_in_and_sees_our_success_page(auth_server: AuthS
         return True
 
     env = auth_server.env(tmp_path / "config")
-    with HeyGenAuth(Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=open_in_chromium, login_timeout=60) as auth:
+    with HeyGenAuth(
+        Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=open_in_chromium, login_timeout=60
+    ) as auth:
         result = auth.login()
     for _ in range(100):
         if results:

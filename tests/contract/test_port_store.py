@@ -1,0 +1,128 @@
+"""The CredentialStore contract, run on the fake and on both real stores, plus what only files can get wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hyperframes_auth.adapters.credentials_file import CredentialsFile
+from hyperframes_auth.adapters.encrypted_file import EncryptedCredentialsFile
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile
+from hyperframes_auth.domain.errors import CorruptStore, InvalidStore, StoreLocked
+
+from tests.fakes import FakeStore
+
+DOC = CredentialsDocument(
+    api_key="hg_store_test_key",
+    oauth=OAuthTokens("at_store", "rt_store", "2026-05-28T07:00:00.000Z", "openid", "Bearer", {"future": 1}),
+    user=UserProfile(email="a@b.c", extra={"avatar": "x"}),
+    extra={"top_future": [1, 2]},
+)
+PASSPHRASE = "correct horse battery staple"
+
+
+def make_store(kind: str, tmp_path: Path) -> FakeStore | CredentialsFile | EncryptedCredentialsFile:
+    if kind == "fake":
+        return FakeStore()
+    if kind == "file":
+        return CredentialsFile(str(tmp_path / "cfg" / "credentials"), lock_timeout=0.5)
+    return EncryptedCredentialsFile(str(tmp_path / "cfg" / "credentials.enc"), lambda: PASSPHRASE, lock_timeout=0.5)
+
+
+@pytest.fixture(params=["fake", "file", "encrypted"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[FakeStore | CredentialsFile | EncryptedCredentialsFile]:
+    yield make_store(request.param, tmp_path)
+
+
+def break_store(store: object) -> None:
+    if isinstance(store, FakeStore):
+        store.broken = "invalid JSON"
+        return
+    path = Path(store.location)  # type: ignore[attr-defined]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"{ this is not a credentials file")
+
+
+def test_an_absent_store_reads_as_empty(store):
+    assert store.read().content() == CredentialsDocument().content()
+
+
+def test_what_is_written_is_read_back_unknown_fields_included(store):
+    store.write(DOC)
+    assert store.read().content() == DOC.content()
+
+
+def test_delete_is_idempotent(store):
+    store.write(DOC)
+    store.delete()
+    store.delete()
+    assert not store.read().is_worth_keeping()
+
+
+def test_the_lock_excludes_a_second_holder(store):
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with store.lock():
+            entered.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert entered.wait(5)
+    store.lock_timeout = 0.3
+    try:
+        with pytest.raises(StoreLocked) as info, store.lock():
+            pass
+        assert "locked" in info.value.message
+    finally:
+        release.set()
+        holder.join()
+    with store.lock():
+        pass
+
+
+def test_an_unreadable_store_is_reported_then_quarantined(store):
+    store.write(DOC)
+    break_store(store)
+    with pytest.raises((InvalidStore, CorruptStore)):
+        store.read()
+    kept = store.quarantine()
+    assert kept is not None
+    assert not store.read().is_worth_keeping()
+    if not isinstance(store, FakeStore):
+        assert stat.S_IMODE(os.stat(kept).st_mode) == 0o600
+        assert Path(kept).read_bytes().startswith(b"{ this is not")
+
+
+def test_plain_file_matches_the_typescript_format(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "credentials"
+    path.parent.mkdir()
+    ts_written = (
+        json.dumps(
+            {
+                "api_key": "hg_ts_key_123",
+                "oauth": {
+                    "access_token": "at",
+                    "refresh_token": "rt",
+                    "expires_at": "2026-05-28T06:00:00.000Z",
+                    "scope": "openid profile email",
+                    "token_type": "Bearer",
+                },
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    path.write_text(ts_written)
+    store = CredentialsFile(str(path))
+    store.write(store.read())
+    assert path.read_text() == ts_written
