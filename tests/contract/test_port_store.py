@@ -34,10 +34,8 @@ def make_store(kind: str, tmp_path: Path) -> FakeStore | CredentialsFile | Encry
 
 
 @pytest.fixture(params=["fake", "file", "encrypted"])
-def store(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[FakeStore | CredentialsFile | EncryptedCredentialsFile]:
-    yield make_store(request.param, tmp_path)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> FakeStore | CredentialsFile | EncryptedCredentialsFile:
+    return make_store(request.param, tmp_path)
 
 
 def break_store(store: object) -> None:
