@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import queue
 import selectors
@@ -273,6 +274,8 @@ def _bind(port: int, bind_ipv4: bool) -> socket.socket:
         except OSError as exc:
             sock.close()
             last = exc
+            if exc.errno == errno.EADDRINUSE:
+                break  # the port is taken: another address family would only hide that
             continue
         return sock
     detail = f"port {port} is in use or loopback is unavailable" if port else "loopback is unavailable"
