@@ -23,7 +23,7 @@ HYPERFRAMES = str(Path(sys.executable).with_name("hyperframes"))
 
 
 def cli_env(server: AuthServer, tmp_path: Path, **extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "HYPERFRAMES_", "SSH_"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "HYPERFRAMES_", "SSH_")) and k != "CI"}
     base.pop("BROWSER", None)
     base.pop("HF_NO_BROWSER", None)
     return {

@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from hyperframes_auth.adapters.http_httpx import HttpxTransport
 from hyperframes_auth.adapters.http_stdlib import StdlibTransport
 from hyperframes_auth.domain.api import check_userinfo
 from hyperframes_auth.domain.errors import ApiError, TransportError
 from hyperframes_auth.domain.http import HttpRequest, form_post
+
 from tests.fakes import FakeAuthServer, FakeClock
 
 SECRET = "sentinel-secret-value-123"
@@ -42,7 +42,12 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         self.server.seen.append((self.command, parts.path, dict(self.headers.items()), body))
         if parts.path == "/echo":
-            payload = {"method": self.command, "path": parts.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body.decode()}
+            payload = {
+                "method": self.command,
+                "path": parts.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body.decode(),
+            }
             self._reply(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
         elif parts.path == "/redirect":
             self._reply(int(query.get("status", "302")), headers={"Location": query["to"]})
@@ -58,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, b"")
 
-    do_GET = do_POST = _route
+    do_GET = do_POST = _route  # noqa: N815 - the stdlib names its handlers so
 
 
 class Server(ThreadingHTTPServer):
@@ -104,7 +109,9 @@ def get(url: str, headers: dict[str, str] | None = None, **kw: object) -> HttpRe
 
 
 def test_a_form_post_arrives_exactly_and_the_answer_comes_back(server, transport):
-    response = transport.send(form_post(f"{server.base}/echo", {"grant_type": "refresh_token", "refresh_token": "a b&c"}))
+    response = transport.send(
+        form_post(f"{server.base}/echo", {"grant_type": "refresh_token", "refresh_token": "a b&c"})
+    )
     assert response.status == 200
     echoed = json.loads(response.body)
     assert echoed["method"] == "POST"
@@ -133,7 +140,13 @@ def test_resource_redirects_keep_credentials_on_the_same_origin_only(server, tra
 
 
 def test_a_303_after_post_becomes_a_get_without_body(server, transport):
-    request = HttpRequest("POST", f"{server.base}/redirect?status=303&to=/echo", {"content-type": "text/plain"}, b"payload", follow_redirects=True)
+    request = HttpRequest(
+        "POST",
+        f"{server.base}/redirect?status=303&to=/echo",
+        {"content-type": "text/plain"},
+        b"payload",
+        follow_redirects=True,
+    )
     echoed = json.loads(transport.send(request).body)
     assert (echoed["method"], echoed["body"]) == ("GET", "")
 
@@ -156,7 +169,7 @@ def test_a_silent_server_times_out(server, transport):
 
 @pytest.mark.parametrize("url", ["http://example.com/token", "ftp://127.0.0.1/x", "file:///etc/passwd"])
 def test_only_https_or_loopback_http_is_contacted(transport, url):
-    with pytest.raises(TransportError, match="non-https|not a valid"):
+    with pytest.raises(TransportError, match=r"non-https|not a valid"):
         transport.send(form_post(url, {"refresh_token": SECRET}))
 
 
@@ -176,7 +189,9 @@ def test_an_html_page_is_reported_as_such(server, transport):
 
 def test_the_in_memory_server_speaks_the_same_values():
     fake = FakeAuthServer(FakeClock())
-    response = fake.send(form_post("https://auth.test/v1/oauth/token", {"grant_type": "refresh_token", "refresh_token": "nope"}))
+    response = fake.send(
+        form_post("https://auth.test/v1/oauth/token", {"grant_type": "refresh_token", "refresh_token": "nope"})
+    )
     assert response.status == 400
     assert json.loads(response.body)["error"] == "invalid_grant"
     assert response.headers["content-type"] == "application/json"

@@ -9,7 +9,6 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-
 from hyperframes_auth.domain.credentials import format_instant, parse_instant
 
 from .conftest import AuthServer
@@ -27,7 +26,9 @@ def signed_in_with_expired_token(server: AuthServer, tmp_path: Path) -> dict[str
     from hyperframes_auth import HeyGenAuth
     from hyperframes_auth.domain.config import Settings
 
-    with HeyGenAuth(Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=person, login_timeout=20) as auth:
+    with HeyGenAuth(
+        Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=person, login_timeout=20
+    ) as auth:
         auth.login()
     person.join()
     path = tmp_path / "config" / "credentials"
@@ -74,7 +75,9 @@ def test_without_the_lock_the_rotation_race_kills_the_grant(auth_server: AuthSer
     outcomes = run_processes(env, str(tmp_path), unlocked=True)
     stats = auth_server.stats()
     failures = sum(1 for o in outcomes if o[0] == "error")
-    print(f"without the lock: {stats['token'].get('refresh_token', 0)} refresh requests, {stats['invalid_grant']} invalid_grant, {failures}/{N} callers failed")
+    print(
+        f"without the lock: {stats['token'].get('refresh_token', 0)} refresh requests, {stats['invalid_grant']} invalid_grant, {failures}/{N} callers failed"
+    )
     assert stats["token"]["refresh_token"] >= N  # every process spent the same refresh token
     assert stats["invalid_grant"] >= N - 1
     assert stats["grants_revoked"] >= 1  # the replay made the server revoke the whole grant

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, format_instant
+
 from tests.fakes import API, ENV, SETTINGS, T0, FakeAuthServer, FakeClock, FakeStore
 
 FRESH = format_instant(T0 + timedelta(hours=1))
@@ -101,14 +101,18 @@ def test_by_hand_403_insufficient_scope_does_not_refresh():
     flow = setup.httpx_auth.sync_auth_flow(httpx.Request("GET", f"{API}/x"))
     request = next(flow)
     with pytest.raises(StopIteration):
-        flow.send(httpx.Response(403, headers={"www-authenticate": 'Bearer error="insufficient_scope"'}, request=request))
+        flow.send(
+            httpx.Response(403, headers={"www-authenticate": 'Bearer error="insufficient_scope"'}, request=request)
+        )
     assert setup.refreshes() == 0
 
 
 def test_by_hand_other_origins_get_no_credentials():
     setup, _ = oauth_setup()
     for url in ("https://evil.example/x", "https://api.test.evil.example/x", "http://api.test/x"):
-        request = next(setup.httpx_auth.sync_auth_flow(httpx.Request("GET", url, headers={"authorization": "keep-mine"})))
+        request = next(
+            setup.httpx_auth.sync_auth_flow(httpx.Request("GET", url, headers={"authorization": "keep-mine"}))
+        )
         assert request.headers.get("authorization") == "keep-mine"
         assert "x-api-key" not in request.headers
 
@@ -150,7 +154,9 @@ def test_through_a_client_threads_share_one_refresh():
     setup, _ = oauth_setup(EXPIRED)
     results: list[int] = []
     with httpx.Client(base_url=API, transport=mock_api(setup), auth=setup.httpx_auth) as client:
-        threads = [threading.Thread(target=lambda: results.append(client.get("/v3/users/me").status_code)) for _ in range(16)]
+        threads = [
+            threading.Thread(target=lambda: results.append(client.get("/v3/users/me").status_code)) for _ in range(16)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
