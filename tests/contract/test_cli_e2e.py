@@ -40,7 +40,14 @@ def hf(
     env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [HYPERFRAMES, *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout, check=False
+        [HYPERFRAMES, *args],
+        env=env,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -73,6 +80,9 @@ def test_login_status_token_refresh_logout(auth_server: AuthServer, tmp_path: Pa
     stored = json.loads((tmp_path / "config" / "credentials").read_text())
     assert token.stdout == stored["oauth"]["access_token"] + "\n"
     assert token.stderr == ""
+    in_ci = hf({**env, "CI": "true"}, "auth", "token", "--json")
+    assert json.loads(in_ci.stdout)["token"] == stored["oauth"]["access_token"]
+    assert "make sure your logs mask it" in in_ci.stderr
 
     refreshed = hf(env, "auth", "refresh")
     assert refreshed.returncode == 0
