@@ -233,6 +233,12 @@ class ConfigError(AuthError):
         super().__init__(message, hint or "Fix the setting named above and try again.")
 
 
+class InvalidApiKey(AuthError):
+    """The API key given to ``login --api-key`` cannot be a key: empty, too short, or with forbidden characters."""
+
+    code = "INVALID_API_KEY"
+
+
 class UsageError(AuthError):
     """The command line itself is wrong (exit code 2)."""
 

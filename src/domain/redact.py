@@ -23,25 +23,33 @@ BODY_LIMIT = 500
 
 _SECRET_FIELDS = r"(?:access_token|refresh_token|code_verifier|client_secret|id_token|device_code|token|code)"  # noqa: S105
 
-_INLINE_KEY = re.compile(r"\b(hg|sk)_[A-Za-z0-9_-]{4,}")
-_HEADER_LINE = re.compile(r"(?i)\b(authorization|x-api-key)[ \t]*[:=][ \t]*[^\r\n]*")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_FORM_FIELD = re.compile(rf"(?i)(?<![\w-])({_SECRET_FIELDS})=[^&\s\"']+")
-_JSON_FIELD = re.compile(rf"(?i)\"({_SECRET_FIELDS})\"\s*:\s*\"(?:[^\"\\]|\\.)*\"")
-_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+_PATTERNS: dict[str, re.Pattern[str]] = {}
 
-# C0 controls, DEL, C1 controls, and the Unicode bidi controls (U+202A-U+202E, U+2066-U+2069).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+def _pattern(name: str) -> re.Pattern[str]:
+    """Compile the patterns on first use: ``auth token`` imports this module but never scrubs anything."""
+    if not _PATTERNS:
+        _PATTERNS.update(
+            inline_key=re.compile(r"\b(hg|sk)_[A-Za-z0-9_-]{4,}"),
+            header_line=re.compile(r"(?i)\b(authorization|x-api-key)[ \t]*[:=][ \t]*[^\r\n]*"),
+            jwt=re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),
+            form_field=re.compile(rf"(?i)(?<![\w-])({_SECRET_FIELDS})=[^&\s\"']+"),
+            json_field=re.compile(rf"(?i)\"({_SECRET_FIELDS})\"\s*:\s*\"(?:[^\"\\]|\\.)*\""),
+            bearer=re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
+            # C0 controls, DEL, C1 controls, and the Unicode bidi controls (U+202A-U+202E, U+2066-U+2069).
+            unsafe=re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"),
+        )
+    return _PATTERNS[name]
 
 
 def scrub(text: str) -> str:
     """Return ``text`` with anything that looks like a credential replaced by a ``<redacted>`` marker."""
-    text = _INLINE_KEY.sub(lambda m: f"{m.group(1)}_<redacted>", text)
-    text = _HEADER_LINE.sub(lambda m: f"{m.group(1)}: <redacted>", text)
-    text = _JWT.sub("<jwt-redacted>", text)
-    text = _BEARER.sub("Bearer <redacted>", text)
-    text = _FORM_FIELD.sub(lambda m: f"{m.group(1)}=<redacted>", text)
-    return _JSON_FIELD.sub(lambda m: f'"{m.group(1)}":"<redacted>"', text)
+    text = _pattern("inline_key").sub(lambda m: f"{m.group(1)}_<redacted>", text)
+    text = _pattern("header_line").sub(lambda m: f"{m.group(1)}: <redacted>", text)
+    text = _pattern("jwt").sub("<jwt-redacted>", text)
+    text = _pattern("bearer").sub("Bearer <redacted>", text)
+    text = _pattern("form_field").sub(lambda m: f"{m.group(1)}=<redacted>", text)
+    return _pattern("json_field").sub(lambda m: f'"{m.group(1)}":"<redacted>"', text)
 
 
 def scrub_body(body: bytes | str, limit: int = BODY_LIMIT) -> str:
@@ -52,7 +60,7 @@ def scrub_body(body: bytes | str, limit: int = BODY_LIMIT) -> str:
 
 def neutralize(text: str) -> str:
     r"""Make server-supplied text safe to print: every control or bidi character becomes ``\xNN``/``\uNNNN``."""
-    return _UNSAFE.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    return _pattern("unsafe").sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def has_control_chars(value: str) -> bool:

@@ -25,11 +25,11 @@ from .credentials import (
 from .errors import (
     AuthError,
     CorruptStore,
+    InvalidApiKey,
     InvalidStore,
     NoRefreshToken,
     RefreshFailed,
     Unauthenticated,
-    UsageError,
 )
 from .redact import has_control_chars, scrub_body
 from .resolve import STALE_LEEWAY, ApiKeyCredential, Credential, OAuthCredential, resolve
@@ -114,16 +114,16 @@ def check_api_key(key: str) -> str:
     """Validate an API key the way the reference does, plus whitespace and non-ASCII (header injection).
 
     Raises:
-        UsageError: empty, control characters, whitespace or non-ASCII, or shorter than 8 characters.
+        InvalidApiKey: empty, control characters, whitespace or non-ASCII, or shorter than 8 characters.
     """
     if not key:
-        raise UsageError("No API key provided.", "Pipe the key on stdin or type it at the prompt.")
+        raise InvalidApiKey("No API key provided.", "Pipe the key on stdin or type it at the prompt.")
     if has_control_chars(key):
-        raise UsageError("API key must not contain newline or control characters.", "Check what you pasted.")
+        raise InvalidApiKey("API key must not contain newline or control characters.", "Check what you pasted.")
     if not all("!" <= ch <= "~" for ch in key):
-        raise UsageError("API key must not contain spaces or non-ASCII characters.", "Check what you pasted.")
+        raise InvalidApiKey("API key must not contain spaces or non-ASCII characters.", "Check what you pasted.")
     if len(key) < MIN_API_KEY_LENGTH:
-        raise UsageError(f"API key looks too short (got {len(key)} chars).", "Check what you pasted.")
+        raise InvalidApiKey(f"API key looks too short (got {len(key)} chars).", "Check what you pasted.")
     return key
 
 

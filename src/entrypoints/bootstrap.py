@@ -55,6 +55,24 @@ def _system_clock() -> Clock:
     return SystemClock()
 
 
+def _system_entropy(size: int) -> bytes:
+    """``secrets.token_bytes``, imported on first use (read-only commands never draw entropy)."""
+    from secrets import token_bytes
+
+    return token_bytes(size)
+
+
+def _system_browser(enabled: bool) -> Browser:
+    """The system browser, built on first use (only a browser sign-in opens one)."""
+
+    def open_url(url: str) -> bool:
+        from ..adapters.browser import SystemBrowser
+
+        return SystemBrowser(enabled=enabled)(url)
+
+    return open_url
+
+
 def _loopback_listener() -> ListenerFactory:
     def listen() -> object:
         from ..adapters.listener import LoopbackCallbackListener
@@ -91,21 +109,13 @@ def build(
 ) -> AuthService:
     """Wire an :class:`AuthService` from settings, with real adapters for every port not given."""
     env = os.environ if env is None else env
-    if browser is None:
-        from ..adapters.browser import SystemBrowser
-
-        browser = SystemBrowser(enabled=open_browser and not settings.no_browser)
-    if entropy is None:
-        from secrets import token_bytes
-
-        entropy = token_bytes
     ports = Ports(
         clock=clock or _system_clock(),
         http=http or make_transport(transport, settings.verbose),
-        browser=browser,
+        browser=browser or _system_browser(open_browser and not settings.no_browser),
         listen=listen or _loopback_listener(),
         store=store or make_store(settings, env, interactive),
-        entropy=entropy,
+        entropy=entropy or _system_entropy,
         notify=notify,
     )
     config = lambda: client_config(settings, login_timeout=login_timeout, device_min_interval=device_min_interval)  # noqa: E731

@@ -310,7 +310,7 @@ def _read_stdin(io: Io, timeout: float = STDIN_TIMEOUT) -> str:
     reader.start()
     reader.join(timeout)
     if reader.is_alive() or not box:
-        raise UsageError(
+        raise AuthError(
             f"Timed out waiting for stdin ({int(timeout * 1000)}ms). Pipe the key explicitly.",
             "echo $HEYGEN_API_KEY | hyperframes auth login --api-key",
         )

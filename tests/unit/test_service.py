@@ -11,12 +11,12 @@ from hyperframes_auth.domain.driver import BrowserOpening, CallbackIgnored, Rema
 from hyperframes_auth.domain.errors import (
     ApiError,
     DeviceAuthFailed,
+    InvalidApiKey,
     InvalidStore,
     NoRefreshToken,
     RefreshFailed,
     TransportError,
     Unauthenticated,
-    UsageError,
 )
 from hyperframes_auth.domain.resolve import OAuthCredential
 from hyperframes_auth.domain.service import check_api_key
@@ -225,7 +225,7 @@ def test_api_key_kept_on_a_transient_failure():
     ],
 )
 def test_api_key_validation(key, text):
-    with pytest.raises(UsageError, match=text):
+    with pytest.raises(InvalidApiKey, match=text):
         check_api_key(key)
 
 
