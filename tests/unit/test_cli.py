@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,7 +21,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(monkeypatch: pytest.MonkeyPatch) -> World:
     """Route every command to a fake world: server, store, clock, listener and a browser whose user approves."""
     w = World()
     w.env = {}
@@ -44,7 +43,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setattr(commands, "make_auth", factory)
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    yield w
+    return w
 
 
 def invoke(*args: str, stdin: str | None = None):
