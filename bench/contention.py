@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from _common import ROOT
-
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.config import Settings
 from hyperframes_auth.domain.credentials import format_instant, parse_instant
@@ -31,7 +30,9 @@ FORK = multiprocessing.get_context("fork")
 def sign_in(server: AuthServer, home: Path) -> dict[str, str]:
     env = server.env(home / "config")
     person = Person()
-    with HeyGenAuth(Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20) as auth:
+    with HeyGenAuth(
+        Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20
+    ) as auth:
         auth.login()
     person.join()
     return env
@@ -82,7 +83,9 @@ def main() -> int:
         server.stop()
     print(f"{'N':>3} {'lock':>5} {'token requests':>15} {'invalid_grant':>14} {'failed':>7} {'wall':>9}")
     for row in rows:
-        print(f"{row['n']:>3} {('on' if row['lock'] else 'off'):>5} {row['token_requests']:>15} {row['invalid_grant']:>14} {row['failed']:>7} {row['wall_ms']:>7.0f} ms")
+        print(
+            f"{row['n']:>3} {('on' if row['lock'] else 'off'):>5} {row['token_requests']:>15} {row['invalid_grant']:>14} {row['failed']:>7} {row['wall_ms']:>7.0f} ms"
+        )
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "contention.json").write_text(json.dumps(rows, indent=2))
     return 0

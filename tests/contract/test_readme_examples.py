@@ -1,0 +1,55 @@
+"""The README's Python examples run as written against the local authorization server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hyperframes_auth import HeyGenAuth
+from hyperframes_auth.domain.config import Settings
+
+from .conftest import AuthServer
+from .people import Person
+
+pytestmark = pytest.mark.contract
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def examples() -> dict[str, str]:
+    blocks = re.findall(r"```python\n(# example: (\w+)\n.*?)```", README.read_text(), flags=re.DOTALL)
+    return {name: code for code, name in blocks}
+
+
+def test_the_readme_has_the_three_examples() -> None:
+    assert set(examples()) == {"facade", "sync", "async"}
+
+
+@pytest.mark.parametrize("name", ["facade", "sync", "async"])
+def test_example_runs_as_written(auth_server: AuthServer, tmp_path: Path, name: str) -> None:
+    env = auth_server.env(tmp_path / "config")
+    person = Person()
+    with HeyGenAuth(
+        Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=person, login_timeout=20
+    ) as auth:
+        auth.login()
+    person.join()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "HYPERFRAMES_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", examples()[name]],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = {
+        "facade": "alice@example.test",
+        "sync": "alice@example.test",
+        "async": "[200, 200, 200, 200, 200, 200, 200, 200, 200, 200]",
+    }
+    assert expected[name] in result.stdout
