@@ -20,9 +20,14 @@ SECRET_ENV = ("HEYGEN_API_KEY", "HYPERFRAMES_API_KEY", "HYPERFRAMES_CREDENTIALS_
 _ENV_LOCK = threading.Lock()
 
 
+_NEVER_IN_A_URL = frozenset("\"'`<>\\{}|^")  # characters a properly encoded URL never holds (RFC 3986)
+
+
 def is_safe_browser_url(url: str) -> bool:
-    """True for an http(s) URL with a host, no leading dash, and no whitespace or control characters."""
-    if not url or url.startswith("-") or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+    """True for an http(s) URL with a host, no leading dash, and no whitespace, control or quoting characters."""
+    if not url or url.startswith("-"):
+        return False
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F or ch in _NEVER_IN_A_URL for ch in url):
         return False
     try:
         parts = urlsplit(url)

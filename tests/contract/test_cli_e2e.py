@@ -235,3 +235,55 @@ def test_logout_without_a_tty_and_without_yes_aborts(auth_server: AuthServer, tm
     assert out.returncode == 1
     assert out.stdout.strip().endswith("Aborted.")
     assert (tmp_path / "config" / "credentials").exists()
+
+
+def test_verbose_trace_shows_requests_but_never_a_secret(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path)
+    login = hf(env, "auth", "login", "--verbose")
+    assert login.returncode == 0, login.stderr
+    stored = json.loads((tmp_path / "config" / "credentials").read_text())["oauth"]
+    status = hf({**env, "HYPERFRAMES_VERBOSE": "1"}, "auth", "status")
+    refresh = hf(env, "auth", "refresh", "-v")
+    rotated = json.loads((tmp_path / "config" / "credentials").read_text())["oauth"]
+    trace = login.stderr + status.stderr + refresh.stderr
+    assert re.search(rf"\[http\] POST {re.escape(auth_server.url)}/v1/oauth/token -> 200 \(\d+ ms\)", trace)
+    assert re.search(rf"\[http\] GET {re.escape(auth_server.url)}/v3/users/me -> 200", trace)
+    for secret in (stored["access_token"], stored["refresh_token"], rotated["access_token"], rotated["refresh_token"]):
+        assert secret not in trace
+        assert secret not in login.stdout + status.stdout + refresh.stdout
+    assert "code=" not in trace
+    assert "code_verifier" not in trace
+
+
+def test_a_dotenv_file_in_the_working_directory_is_ignored(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(auth_server, tmp_path)
+    hf(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n")
+    workdir = tmp_path / "cloned-repo"
+    workdir.mkdir()
+    (workdir / ".env").write_text("HEYGEN_API_URL=http://127.0.0.1:9\nHEYGEN_CONFIG_DIR=/tmp/elsewhere\n")
+    result = subprocess.run(
+        [HYPERFRAMES, "auth", "status", "--json"],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["user"]["email"] == "api-key-user@example.test"
+
+
+def test_python_dash_m_runs_the_same_cli(auth_server: AuthServer, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hyperframes_auth", "auth", "status", "--json"],
+        env=cli_env(auth_server, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["configured"] is False

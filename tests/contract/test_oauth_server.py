@@ -288,13 +288,14 @@ def test_no_rotation_keeps_the_refresh_token(server_factory: object, tmp_path: P
     assert after.refresh_token == before
 
 
-def _device_auth(server: AuthServer, tmp_path: Path, approve: str | None, delay: float = 0.3) -> HeyGenAuth:
+def _device_auth(server: AuthServer, tmp_path: Path, approve: str | None, before: object = None) -> HeyGenAuth:
     def on_notice(notice: object) -> None:
         if isinstance(notice, DeviceCodeIssued) and approve is not None:
             uri = notice.device.verification_uri_complete or notice.device.verification_uri
 
             def act() -> None:
-                time.sleep(delay)  # let the first poll find the code still pending
+                if callable(before):
+                    before()
                 user = ScriptedUser()
                 try:
                     user.approve_device(uri, deny=approve == "deny")
@@ -306,14 +307,27 @@ def _device_auth(server: AuthServer, tmp_path: Path, approve: str | None, delay:
     return facade(server, tmp_path, notify=on_notice, device_min_interval=0.2)
 
 
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
 def test_device_grant_pending_slow_down_then_approved(auth_server: AuthServer, tmp_path: Path) -> None:
     auth_server.reset()
-    auth_server.script("/v1/oauth/token", {"status": 400, "body": {"error": "slow_down"}})
-    auth = _device_auth(auth_server, tmp_path, approve="approve", delay=0.1)
+
+    def after_one_pending_poll_ask_to_slow_down() -> None:
+        deadline = time.monotonic() + 10
+        while auth_server.stats()["token"].get(DEVICE_GRANT, 0) < 1:  # the server answered authorization_pending
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        auth_server.script("/v1/oauth/token", {"status": 400, "body": {"error": "slow_down"}})
+
+    auth = _device_auth(auth_server, tmp_path, approve="approve", before=after_one_pending_poll_ask_to_slow_down)
+    started = time.monotonic()
     result = auth.login_device()
     assert result.user is not None
     assert result.user.identity == "alice@example.test"
     assert auth.stored().oauth is not None
+    assert auth_server.stats()["token"][DEVICE_GRANT] == 2  # one pending, one success (slow_down was scripted)
+    assert time.monotonic() - started >= 5  # slow_down added 5 s to the interval
 
 
 def test_device_grant_denied(auth_server: AuthServer, tmp_path: Path) -> None:
@@ -369,3 +383,29 @@ def test_status_reports_stale_tokens_and_refreshes_first(auth_server: AuthServer
     assert report.credential.refreshable
     assert report.api_error is None
     assert auth_server.refresh_requests() == 1
+
+
+def test_no_secret_reaches_any_log_at_debug_level(
+    auth_server: AuthServer, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import http.client
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    http.client.HTTPConnection.debuglevel = 1
+    try:
+        auth = facade(auth_server, tmp_path)
+        login(auth)
+        first = auth.stored().oauth
+        rotated = auth.refresh()
+        auth.whoami()
+        auth.logout()
+    finally:
+        http.client.HTTPConnection.debuglevel = 0
+    assert first is not None
+    logs = caplog.text + "".join(capfd.readouterr())
+    for secret in (first.access_token, first.refresh_token, rotated.access_token, rotated.refresh_token):
+        assert secret
+        assert secret not in logs
+    for record in caplog.records:
+        assert "code_verifier" not in record.getMessage()
