@@ -17,11 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from _common import ROOT, bench_install, clean_env, median_ms
-from hyperframes_auth import HeyGenAuth
-from hyperframes_auth.domain.config import Settings
 from hyperframes_auth.domain.credentials import format_instant
 from tests.contract.conftest import AuthServer
-from tests.contract.people import Person
+from tests.contract.people import sign_in
 
 GOALS = {"auth token": 70.0, "auth status": 200.0, "--help": 150.0, "auth --help": 150.0}
 
@@ -50,13 +48,7 @@ def main() -> int:
 
     server = AuthServer()
     try:
-        env = server.env(home / "status-config")
-        person = Person()
-        with HeyGenAuth(
-            Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20
-        ) as auth:
-            auth.login()
-        person.join()
+        env = sign_in(server, home)
         rows["auth status"] = median_ms([hyperframes, "auth", "status", "--json"], clean_env(**env, HOME=str(home)))
     finally:
         server.stop()

@@ -17,40 +17,17 @@ import time
 from pathlib import Path
 
 from _common import ROOT
-from hyperframes_auth import HeyGenAuth
-from hyperframes_auth.domain.config import Settings
-from hyperframes_auth.domain.credentials import format_instant, parse_instant
 from tests.contract.conftest import AuthServer
 from tests.contract.contenders import process_worker
-from tests.contract.people import Person
+from tests.contract.people import expire_stored_token, sign_in
 
 FORK = multiprocessing.get_context("fork")
-
-
-def sign_in(server: AuthServer, home: Path) -> dict[str, str]:
-    env = server.env(home / "config")
-    person = Person()
-    with HeyGenAuth(
-        Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20
-    ) as auth:
-        auth.login()
-    person.join()
-    return env
-
-
-def expire(home: Path) -> None:
-    path = home / "config" / "credentials"
-    stored = json.loads(path.read_text())
-    expiry = parse_instant(stored["oauth"]["expires_at"])
-    assert expiry is not None
-    stored["oauth"]["expires_at"] = format_instant(expiry.replace(year=2000))
-    path.write_text(json.dumps(stored))
 
 
 def run(server: AuthServer, n: int, locked: bool) -> dict[str, float]:
     home = Path(tempfile.mkdtemp(prefix=f"hf-contention-{n}-"))
     env = sign_in(server, home)
-    expire(home)
+    expire_stored_token(home)
     server.reset()
     start, results = FORK.Event(), FORK.Queue()
     barrier = None if locked else FORK.Barrier(n)

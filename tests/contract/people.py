@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .scripted_user import ScriptedUser
+
+if TYPE_CHECKING:
+    from .conftest import AuthServer
 
 
 class Person:
@@ -57,3 +63,30 @@ class Person:
             thread.join(30)
         if self.errors:
             raise self.errors[0]
+
+
+def sign_in(server: AuthServer, home: Path) -> dict[str, str]:
+    """Sign in through the real browser flow (a scripted person approves); return the environment used."""
+    from hyperframes_auth import HeyGenAuth
+    from hyperframes_auth.domain.config import Settings
+
+    env = server.env(home / "config")
+    person = Person()
+    with HeyGenAuth(
+        Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20
+    ) as auth:
+        auth.login()
+    person.join()
+    return env
+
+
+def expire_stored_token(home: Path) -> None:
+    """Make the stored access token look expired to the client (the server still honours it)."""
+    from hyperframes_auth.domain.credentials import format_instant, parse_instant
+
+    path = home / "config" / "credentials"
+    stored = json.loads(path.read_text())
+    expiry = parse_instant(stored["oauth"]["expires_at"])
+    assert expiry is not None
+    stored["oauth"]["expires_at"] = format_instant(expiry.replace(year=2000))
+    path.write_text(json.dumps(stored))

@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from hyperframes_auth import HeyGenAuth
-from hyperframes_auth.domain.config import Settings
 
 from .conftest import AuthServer
-from .people import Person
+from .people import sign_in
 
 pytestmark = pytest.mark.contract
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -30,13 +28,7 @@ def test_the_readme_has_the_three_examples() -> None:
 
 @pytest.mark.parametrize("name", ["facade", "sync", "async"])
 def test_example_runs_as_written(auth_server: AuthServer, tmp_path: Path, name: str) -> None:
-    env = auth_server.env(tmp_path / "config")
-    person = Person()
-    with HeyGenAuth(
-        Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=person, login_timeout=20
-    ) as auth:
-        auth.login()
-    person.join()
+    env = sign_in(auth_server, tmp_path)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "HYPERFRAMES_"))}
     result = subprocess.run(
         [sys.executable, "-c", examples()[name]],

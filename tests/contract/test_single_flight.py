@@ -4,16 +4,14 @@ the grant is still alive afterwards. The same run without the lock shows what it
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 from pathlib import Path
 
 import pytest
-from hyperframes_auth.domain.credentials import format_instant, parse_instant
 
 from .conftest import AuthServer
 from .contenders import make_auth, process_worker, task_calls, thread_calls
-from .people import Person
+from .people import expire_stored_token, sign_in
 
 pytestmark = [pytest.mark.contract, pytest.mark.slow]
 FORK = multiprocessing.get_context("fork")
@@ -21,22 +19,8 @@ N = 16
 
 
 def signed_in_with_expired_token(server: AuthServer, tmp_path: Path) -> dict[str, str]:
-    env = server.env(tmp_path / "config")
-    person = Person()
-    from hyperframes_auth import HeyGenAuth
-    from hyperframes_auth.domain.config import Settings
-
-    with HeyGenAuth(
-        Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=person, login_timeout=20
-    ) as auth:
-        auth.login()
-    person.join()
-    path = tmp_path / "config" / "credentials"
-    stored = json.loads(path.read_text())
-    expiry = parse_instant(stored["oauth"]["expires_at"])
-    assert expiry is not None
-    stored["oauth"]["expires_at"] = format_instant(expiry.replace(year=2000))  # our side sees it expired
-    path.write_text(json.dumps(stored))
+    env = sign_in(server, tmp_path)
+    expire_stored_token(tmp_path)
     server.reset()
     return env
 
