@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from ..domain.api import UserInfo
+    from ..domain.config import Settings
     from ..domain.credentials import UserProfile
     from ..domain.driver import Notice
+    from ..domain.service import LoginResult
     from .facade import HeyGenAuth, Status
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -79,14 +81,25 @@ def _isatty(stream: object) -> bool:
         return False
 
 
-def make_auth(io: Io, verbose: bool = False, interactive: bool = True, **options: object) -> HeyGenAuth:
-    """The facade the commands use: configured from the environment, stdlib HTTP (fast to start)."""
+def settings_of(io: Io, verbose: bool = False) -> Settings:
+    """The settings the environment describes (``--verbose`` turns the trace on too)."""
     from ..domain.config import Settings
-    from .facade import HeyGenAuth
 
     settings = Settings.from_env(io.env, os.path.expanduser("~"))
-    if verbose:
-        settings = settings.replace(verbose=True)
+    return settings.replace(verbose=True) if verbose else settings
+
+
+def make_auth(
+    io: Io,
+    verbose: bool = False,
+    interactive: bool = True,
+    settings: Settings | None = None,
+    **options: object,
+) -> HeyGenAuth:
+    """The facade the commands use: configured from the environment, stdlib HTTP (fast to start)."""
+    from .facade import HeyGenAuth
+
+    settings = settings or settings_of(io, verbose)
     return HeyGenAuth(settings, env=io.env, interactive=interactive, transport="stdlib", **options)  # type: ignore[arg-type]
 
 
@@ -429,20 +442,18 @@ def login_browser(io: Io, no_browser: bool = False, verbose: bool = False, timeo
             holder[0].offer(pasted_query(text))  # type: ignore[attr-defined]
 
     try:
-        from ..domain.config import Settings
-
-        remote = no_browser or Settings.from_env(io.env, os.path.expanduser("~")).remote
-        printer = _LoginPrinter(io, remote, offer)
+        settings = settings_of(io, verbose)
+        remote = no_browser or settings.remote or settings.no_browser
         auth = make_auth(
             io,
             verbose,
             interactive=True,
-            notify=printer,
+            settings=settings,
+            notify=_LoginPrinter(io, remote, offer),
             listen=listen,
             open_browser=not remote,
             login_timeout=timeout,
         )
-        printer.remote = remote or auth.settings.no_browser
         result = auth.login()
     except KeyboardInterrupt:
         io.warn("Aborted.")
@@ -453,15 +464,12 @@ def login_browser(io: Io, no_browser: bool = False, verbose: bool = False, timeo
     return EXIT_OK
 
 
-def _report_login(io: Io, result: object) -> None:
-    user = getattr(result, "user", None)
-    problem = getattr(result, "identity_error", None)
-    if user is not None:
-        io.ok(f"Signed in as {_identity(user)}.")
-    else:
-        io.warn(
-            f"Signed in. Identity check failed (transient): {neutralize(problem.message) if problem else 'unknown'}"
-        )
+def _report_login(io: Io, result: LoginResult) -> None:
+    if result.user is not None:
+        io.ok(f"Signed in as {_identity(result.user)}.")
+        return
+    problem = result.identity_error.message if result.identity_error else "unknown"
+    io.warn(f"Signed in. Identity check failed (transient): {neutralize(problem)}")
 
 
 def login_device(io: Io, verbose: bool = False) -> int:
