@@ -130,7 +130,7 @@ class Settings(_Value):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], home: str) -> Settings:
-        """Read settings from ``env`` (an ``os.environ``-like mapping) with ``home`` as the home directory.
+        """Read settings from ``env`` (the process environment, or any mapping) with ``home`` as the home directory.
 
         Raises:
             ConfigError: an endpoint, the config directory or the store kind is unacceptable.

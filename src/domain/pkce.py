@@ -6,7 +6,7 @@
   never sent, and never fallen back to (RFC 7636 §4.2, §7.2; RFC 9700 §2.1.1).
 * ``state`` is 32 random bytes (256 bits, RFC 6749 §10.10 asks for 128), compared in constant time.
 
-Entropy is passed in (``secrets.token_bytes`` in production), so tests are deterministic and the domain never
+Entropy is passed in (the ``secrets`` module's ``token_bytes`` in production), so tests are deterministic and the domain never
 reads a random source itself.
 """
 

@@ -56,7 +56,6 @@ class CallbackListener(Protocol):
 
     def finish(self, ok: bool, message: str | None = None) -> None:
         """Tell the browser how the sign-in ended (the page after the redirect shows it)."""
-        ...
 
     def close(self) -> None: ...
 
@@ -75,12 +74,10 @@ class CredentialStore(Protocol):
     @property
     def location(self) -> str:
         """A path or name for messages (never a secret)."""
-        ...
 
     @property
     def backend(self) -> str:
         """``file`` or ``encrypted``."""
-        ...
 
     def read(self) -> CredentialsDocument: ...
 
@@ -90,6 +87,5 @@ class CredentialStore(Protocol):
 
     def quarantine(self) -> str | None:
         """Move an unreadable store aside (``<name>.corrupt-<timestamp>``, 0600); return its new path."""
-        ...
 
     def lock(self) -> AbstractContextManager[None]: ...
