@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 
 from ..domain.credentials import CredentialsDocument, parse_document, render_document
 from ..domain.errors import ConfigError, CorruptStore, InvalidStore, WrongPassphrase
-from .files import SecureFile
+from .files import LOCK_TIMEOUT, SecureFile
 
 MAGIC = b"HFAENC"
 VERSION = 1
@@ -61,7 +61,7 @@ class EncryptedCredentialsFile(SecureFile):
         path: str,
         passphrase: Passphrase,
         params: tuple[int, int, int] = DEFAULT_PARAMS,
-        lock_timeout: float = 30.0,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         super().__init__(path, lock_timeout)
         _check_params(params)

@@ -24,7 +24,7 @@ from ..domain.errors import AuthError, InvalidStore, StoreLocked
 
 MAX_FILE_BYTES = 1024 * 1024
 STALE_TEMP_SECONDS = 60.0
-LOCK_TIMEOUT = 30.0
+LOCK_TIMEOUT = 45.0  # longer than one refresh may take under the lock (15 s per request, 30 s deadline)
 
 
 class SecureFile:

@@ -23,12 +23,17 @@ if TYPE_CHECKING:
     from ..domain.ports import Browser, Clock, CredentialStore, HttpTransport, ListenerFactory
 
 
-def make_store(settings: Settings, env: Mapping[str, str], interactive: bool = False) -> CredentialStore:
-    """The store ``settings.store`` names: the plain JSON file, or the encrypted one beside it."""
+def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bool = False) -> CredentialStore:
+    """The store ``settings.store`` names: the plain JSON file, or the encrypted one beside it.
+
+    Args:
+        passphrase_prompt: the encrypted store may ask for its passphrase at a hidden prompt (on a TTY only)
+            when ``HYPERFRAMES_CREDENTIALS_PASSPHRASE`` is not set.
+    """
     if settings.store == "encrypted":
         from ..adapters.encrypted_file import EncryptedCredentialsFile, env_or_prompt_passphrase
 
-        prompt = interactive and sys.stdin.isatty()
+        prompt = passphrase_prompt and sys.stdin.isatty()
         return EncryptedCredentialsFile(f"{settings.credentials_path}.enc", env_or_prompt_passphrase(env, prompt))
     from ..adapters.credentials_file import CredentialsFile
 
@@ -101,7 +106,7 @@ def build(
     store: CredentialStore | None = None,
     entropy: Entropy | None = None,
     notify: Notify | None = None,
-    interactive: bool = False,
+    passphrase_prompt: bool = False,
     open_browser: bool = True,
     leeway: float = 60.0,
     login_timeout: float | None = None,
@@ -114,7 +119,7 @@ def build(
         http=http or make_transport(transport, settings.verbose),
         browser=browser or _system_browser(open_browser and not settings.no_browser),
         listen=listen or _loopback_listener(),
-        store=store or make_store(settings, env, interactive),
+        store=store or make_store(settings, env, passphrase_prompt),
         entropy=entropy or _system_entropy,
         notify=notify,
     )

@@ -100,7 +100,14 @@ def make_auth(
     from .facade import HeyGenAuth
 
     settings = settings or settings_of(io, verbose)
-    return HeyGenAuth(settings, env=io.env, interactive=interactive, transport="stdlib", **options)  # type: ignore[arg-type]
+    return HeyGenAuth(
+        settings,
+        env=io.env,
+        interactive=interactive,
+        passphrase_prompt=True,
+        transport="stdlib",
+        **options,  # type: ignore[arg-type]
+    )
 
 
 def _home_path(path: str) -> str:

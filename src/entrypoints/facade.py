@@ -65,6 +65,7 @@ class HeyGenAuth:
         settings: endpoints, client id, scope, config dir, store kind; ``Settings.from_env`` by default.
         env: the environment credential resolution reads (``HEYGEN_API_KEY``...); ``os.environ`` by default.
         interactive: allow ``login`` / ``login_device`` to open a browser or print a code.
+        passphrase_prompt: let the encrypted store ask for its passphrase on a TTY (the CLI does).
         transport: ``"httpx"`` (default) or ``"stdlib"``; or pass ``http`` to supply a transport.
         clock, http, browser, listen, store, entropy, notify: replace a port (tests pass fakes here).
         leeway: refresh this many seconds before the access token expires (60 by default).
@@ -79,6 +80,7 @@ class HeyGenAuth:
         *,
         env: Mapping[str, str] | None = None,
         interactive: bool = False,
+        passphrase_prompt: bool = False,
         transport: str = "httpx",
         clock: Clock | None = None,
         http: HttpTransport | None = None,
@@ -107,7 +109,7 @@ class HeyGenAuth:
             store=store,
             entropy=entropy,
             notify=notify,
-            interactive=interactive,
+            passphrase_prompt=passphrase_prompt,
             open_browser=open_browser,
             leeway=leeway,
             login_timeout=login_timeout,

@@ -287,3 +287,54 @@ def test_python_dash_m_runs_the_same_cli(auth_server: AuthServer, tmp_path: Path
     )
     assert result.returncode == 1
     assert json.loads(result.stdout)["configured"] is False
+
+
+def test_the_encrypted_store_end_to_end(auth_server: AuthServer, tmp_path: Path) -> None:
+    env = cli_env(
+        auth_server,
+        tmp_path,
+        HYPERFRAMES_CREDENTIALS_STORE="encrypted",
+        HYPERFRAMES_CREDENTIALS_PASSPHRASE="demo passphrase",
+    )
+    login = hf(env, "auth", "login")
+    assert login.returncode == 0, login.stderr
+    encrypted = tmp_path / "config" / "credentials.enc"
+    assert encrypted.exists()
+    assert not (tmp_path / "config" / "credentials").exists()
+    assert b"access_token" not in encrypted.read_bytes()
+    status = hf(env, "auth", "status")
+    assert f"Storage: encrypted ({encrypted})" in status.stdout
+    wrong = hf({**env, "HYPERFRAMES_CREDENTIALS_PASSPHRASE": "wrong"}, "auth", "token")
+    assert wrong.returncode == 1
+    assert wrong.stderr.splitlines()[0] == "The passphrase does not open the encrypted credentials file"
+    missing = hf({k: v for k, v in env.items() if k != "HYPERFRAMES_CREDENTIALS_PASSPHRASE"}, "auth", "token")
+    assert missing.returncode == 2
+    assert "No passphrase for the encrypted credentials store" in missing.stderr
+    assert hf(env, "auth", "logout", "--yes").returncode == 0
+    assert not encrypted.exists()
+
+
+def test_hidden_prompt_and_confirmation_on_a_real_terminal(auth_server: AuthServer, tmp_path: Path) -> None:
+    import pexpect
+
+    env = cli_env(auth_server, tmp_path)
+    child = pexpect.spawn(HYPERFRAMES, ["auth", "login", "--api-key"], env=env, encoding="utf-8", timeout=30)
+    try:
+        child.expect("Enter HeyGen API key: ")
+        child.sendline(API_KEY)
+        child.expect("API key saved. Authenticated as api-key-user@example.test.")
+        child.expect(pexpect.EOF)
+        assert API_KEY not in (child.before or "")  # the prompt did not echo the key
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    child = pexpect.spawn(HYPERFRAMES, ["auth", "logout"], env=env, encoding="utf-8", timeout=30)
+    try:
+        child.expect(r"Continue\? \[y/N\] ")
+        child.sendline("yes")
+        child.expect("Signed out.")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    assert not (tmp_path / "config" / "credentials").exists()

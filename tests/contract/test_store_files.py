@@ -255,7 +255,7 @@ def test_unknown_versions_and_weak_parameters_are_refused(tmp_path: Path) -> Non
 
 def test_no_silent_fallback_to_the_plain_file(tmp_path: Path) -> None:
     env = {"HYPERFRAMES_CREDENTIALS_STORE": "encrypted", "HEYGEN_CONFIG_DIR": str(tmp_path)}
-    store = make_store(Settings.from_env(env, str(tmp_path)), env, interactive=False)
+    store = make_store(Settings.from_env(env, str(tmp_path)), env, passphrase_prompt=False)
     assert store.backend == "encrypted"
     with pytest.raises(ConfigError, match="No passphrase"):
         store.write(NEW)
