@@ -581,27 +581,27 @@ def _revoke_failed(config: ClientConfig, s: Revoking, ev: HttpFailed, _now: date
     )
 
 
-Handler = Callable[[ClientConfig, object, object, datetime], Transition]
+Handler = Callable[..., Transition]  # (config, state, event, now) with the pair's own types
 
 TRANSITIONS: dict[tuple[type, type], Handler] = {
-    (Idle, StartBrowserLogin): _start_browser,  # type: ignore[dict-item]
-    (AwaitingCallback, CallbackAccepted): _callback_accepted,  # type: ignore[dict-item]
-    (AwaitingCallback, CallbackErrored): _callback_errored,  # type: ignore[dict-item]
-    (AwaitingCallback, CallbackTimedOut): _callback_timed_out,  # type: ignore[dict-item]
-    (ExchangingCode, HttpAnswered): _code_answered,  # type: ignore[dict-item]
-    (ExchangingCode, HttpFailed): _http_failed,  # type: ignore[dict-item]
-    (Idle, StartDeviceLogin): _start_device,  # type: ignore[dict-item]
-    (RequestingDeviceCode, HttpAnswered): _device_answered,  # type: ignore[dict-item]
-    (RequestingDeviceCode, HttpFailed): _http_failed,  # type: ignore[dict-item]
-    (PollingDevice, Waited): _device_waited,  # type: ignore[dict-item]
-    (PollingDevice, HttpAnswered): _device_polled,  # type: ignore[dict-item]
-    (PollingDevice, HttpFailed): _device_poll_failed,  # type: ignore[dict-item]
-    (Idle, StartRefresh): _start_refresh,  # type: ignore[dict-item]
-    (Refreshing, HttpAnswered): _refresh_answered,  # type: ignore[dict-item]
-    (Refreshing, HttpFailed): _http_failed,  # type: ignore[dict-item]
-    (Idle, StartRevoke): _start_revoke,  # type: ignore[dict-item]
-    (Revoking, HttpAnswered): _revoke_answered,  # type: ignore[dict-item]
-    (Revoking, HttpFailed): _revoke_failed,  # type: ignore[dict-item]
+    (Idle, StartBrowserLogin): _start_browser,
+    (AwaitingCallback, CallbackAccepted): _callback_accepted,
+    (AwaitingCallback, CallbackErrored): _callback_errored,
+    (AwaitingCallback, CallbackTimedOut): _callback_timed_out,
+    (ExchangingCode, HttpAnswered): _code_answered,
+    (ExchangingCode, HttpFailed): _http_failed,
+    (Idle, StartDeviceLogin): _start_device,
+    (RequestingDeviceCode, HttpAnswered): _device_answered,
+    (RequestingDeviceCode, HttpFailed): _http_failed,
+    (PollingDevice, Waited): _device_waited,
+    (PollingDevice, HttpAnswered): _device_polled,
+    (PollingDevice, HttpFailed): _device_poll_failed,
+    (Idle, StartRefresh): _start_refresh,
+    (Refreshing, HttpAnswered): _refresh_answered,
+    (Refreshing, HttpFailed): _http_failed,
+    (Idle, StartRevoke): _start_revoke,
+    (Revoking, HttpAnswered): _revoke_answered,
+    (Revoking, HttpFailed): _revoke_failed,
 }
 """The whole machine: ``(state type, event type) -> handler``. A pair that is not here is not allowed."""
 

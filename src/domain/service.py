@@ -260,27 +260,29 @@ class AuthService:
 
     # ------------------------------------------------------------------------------------------ sign in
 
-    def _update(self, change: object, replace_unreadable: bool = True) -> CredentialsDocument:
-        """Read-modify-write under the lock. An unreadable store is moved aside first, never overwritten."""
+    def _update(self, change: Callable[[CredentialsDocument], CredentialsDocument]) -> CredentialsDocument:
+        """Read-modify-write under the lock, for sign-in and sign-out (a refresh never replaces an unreadable store).
+
+        An unreadable store is moved aside first (``quarantine``), never overwritten; a document with nothing worth
+        keeping deletes the file.
+        """
         store = self.ports.store
         with store.lock():
             try:
                 doc = store.read()
             except (InvalidStore, CorruptStore):
-                if not replace_unreadable:
-                    raise
                 kept = store.quarantine()
                 if kept:
                     from .driver import Remark
 
                     self.ports.notify(Remark(f"The unreadable credentials file was kept as {kept}."))
                 doc = CredentialsDocument()
-            updated = change(doc)  # type: ignore[operator]
+            updated = change(doc)
             if updated.is_worth_keeping():
                 store.write(updated)
             else:
                 store.delete()
-            return updated  # type: ignore[no-any-return]
+            return updated
 
     def _cache_user(self, user: UserInfo | None) -> None:
         profile = user.as_profile() if user else None
