@@ -11,7 +11,7 @@ revoke the whole grant; the lock makes sure only one process spends it.
 
 from __future__ import annotations
 
-from .api import UserInfo, check_userinfo, userinfo_request
+from .api import RESOURCE_TIMEOUT, UserInfo, check_userinfo, userinfo_request
 from .credentials import (
     CredentialsDocument,
     OAuthTokens,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from .driver import Notify
+    from .http import HttpResponse
     from .machine import ClientConfig, State
     from .pkce import Entropy
     from .ports import Browser, Clock, CredentialStore, HttpTransport, ListenerFactory
@@ -146,6 +147,7 @@ class AuthService:
         env: the environment mapping credential resolution reads (``HEYGEN_API_KEY``...).
         userinfo_url: ``{HEYGEN_API_URL}/v3/users/me``.
         leeway: seconds before expiry at which an access token counts as stale.
+        timeout: connect and read timeout of each ``/v3/users/me`` request.
     """
 
     def __init__(
@@ -155,12 +157,14 @@ class AuthService:
         env: Mapping[str, str],
         userinfo_url: str,
         leeway: float = STALE_LEEWAY,
+        timeout: float = RESOURCE_TIMEOUT,
     ) -> None:
         self._config = config
         self.ports = ports
         self.env = env
         self.userinfo_url = userinfo_url
         self.leeway = leeway
+        self.timeout = timeout
 
     @property
     def config(self) -> ClientConfig:
@@ -241,6 +245,9 @@ class AuthService:
 
     # ------------------------------------------------------------------------------------------ who am I
 
+    def _me(self, credential: Credential) -> HttpResponse:
+        return self.ports.http.send(userinfo_request(self.userinfo_url, credential, self.timeout))
+
     def whoami(self, credential: Credential) -> UserInfo:
         """``GET /v3/users/me`` with ``credential``; for OAuth, one refresh and one retry on a 401.
 
@@ -248,7 +255,7 @@ class AuthService:
             Unauthenticated: 401 (after the one retry, or at once for API keys).
             ApiError, TransportError: anything else that went wrong.
         """
-        response = self.ports.http.send(userinfo_request(self.userinfo_url, credential))
+        response = self._me(credential)
         if response.status != 401 or not isinstance(credential, OAuthCredential) or not credential.tokens.refresh_token:
             return check_userinfo(response)
         refusal = Unauthenticated(scrub_body(response.body) or "HTTP 401")
@@ -256,7 +263,7 @@ class AuthService:
             tokens = self.refresh(stale_access_token=credential.secret)
         except RefreshFailed:
             raise refusal from None
-        return check_userinfo(self.ports.http.send(userinfo_request(self.userinfo_url, self._oauth(tokens))))
+        return check_userinfo(self._me(self._oauth(tokens)))
 
     # ------------------------------------------------------------------------------------------ sign in
 
@@ -321,7 +328,7 @@ class AuthService:
 
         tokens = _outcome(run(self.config, self.ports, StartDeviceLogin()))
         try:
-            user = check_userinfo(self.ports.http.send(userinfo_request(self.userinfo_url, self._oauth(tokens))))
+            user = check_userinfo(self._me(self._oauth(tokens)))
         except AuthError:
             self._revoke(tokens)
             raise
@@ -344,9 +351,7 @@ class AuthService:
 
         self._update(store_key)
         try:
-            user = check_userinfo(
-                self.ports.http.send(userinfo_request(self.userinfo_url, ApiKeyCredential(key, "file_json")))
-            )
+            user = check_userinfo(self._me(ApiKeyCredential(key, "file_json")))
         except Unauthenticated as exc:
             previous = before[0]
             restore = bool(previous.api_key or previous.oauth)

@@ -111,6 +111,7 @@ def build(
     leeway: float = 60.0,
     login_timeout: float | None = None,
     device_min_interval: float | None = None,
+    timeout: float | None = None,
 ) -> AuthService:
     """Wire an :class:`AuthService` from settings, with real adapters for every port not given."""
     env = os.environ if env is None else env
@@ -123,5 +124,16 @@ def build(
         entropy=entropy or _system_entropy,
         notify=notify,
     )
-    config = lambda: client_config(settings, login_timeout=login_timeout, device_min_interval=device_min_interval)  # noqa: E731
-    return AuthService(config, ports, env, settings.userinfo_url, leeway)
+
+    def config() -> ClientConfig:
+        overrides = {
+            "login_timeout": login_timeout,
+            "device_min_interval": device_min_interval,
+            "token_timeout": timeout,
+        }
+        return client_config(settings, **overrides)
+
+    service = AuthService(config, ports, env, settings.userinfo_url, leeway)
+    if timeout is not None:
+        service.timeout = timeout
+    return service

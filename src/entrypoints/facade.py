@@ -70,6 +70,7 @@ class HeyGenAuth:
         clock, http, browser, listen, store, entropy, notify: replace a port (tests pass fakes here).
         leeway: refresh this many seconds before the access token expires (60 by default).
         login_timeout: how long the browser sign-in waits for the callback (120 s by default).
+        timeout: connect and read timeout of each token and API request (15 s by default; revocation keeps 5 s).
         device_min_interval: the shortest device-flow poll interval (5 s, RFC 8628); lower it only for a test
             server that expects faster polling.
     """
@@ -93,6 +94,7 @@ class HeyGenAuth:
         leeway: float = 60.0,
         login_timeout: float | None = None,
         device_min_interval: float | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.settings = settings or Settings.from_env(self.env, os.path.expanduser("~"))
@@ -114,6 +116,7 @@ class HeyGenAuth:
             leeway=leeway,
             login_timeout=login_timeout,
             device_min_interval=device_min_interval,
+            timeout=timeout,
         )
 
     @classmethod

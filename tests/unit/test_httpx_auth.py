@@ -193,3 +193,13 @@ def test_from_env_reads_the_same_variables_as_the_cli(tmp_path):
     with HeyGenAuth.from_env(env) as auth:
         assert auth.settings.api_url == API
         assert auth.token() == "hg_env_key_123"
+
+
+def test_an_explicit_timeout_reaches_every_token_and_api_request_but_not_revocation():
+    setup = Setup(CredentialsDocument())
+    setup.live_tokens(STALE)
+    auth = HeyGenAuth(SETTINGS, env={}, http=setup.server, store=setup.store, clock=setup.clock, timeout=3.0)
+    auth.whoami()
+    auth.logout()
+    timeouts = {(r.url.rsplit("/", 1)[-1], r.timeout) for r in setup.server.requests}
+    assert timeouts == {("token", 3.0), ("me", 3.0), ("revoke", 5.0)}
