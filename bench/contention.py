@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from _common import ROOT
+
 from tests.contract.conftest import AuthServer
 from tests.contract.contenders import process_worker
 from tests.contract.people import expire_stored_token, sign_in

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
 from hyperframes_auth.domain.config import Settings

@@ -10,6 +10,7 @@ import webbrowser
 from pathlib import Path
 
 import pytest
+
 from hyperframes_auth.adapters.browser import SystemBrowser, is_safe_browser_url
 
 SPY = """

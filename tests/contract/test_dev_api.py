@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
 from hyperframes_auth.domain.config import Settings

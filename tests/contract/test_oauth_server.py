@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain import machine as m
 from hyperframes_auth.domain.config import Settings
@@ -29,7 +30,6 @@ from hyperframes_auth.domain.errors import (
     Unauthenticated,
 )
 from hyperframes_auth.domain.resolve import OAuthCredential
-
 from tests.fakes import FakeListener
 
 from .conftest import API_KEY, CLIENT_ID, AuthServer

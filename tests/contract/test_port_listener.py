@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from hyperframes_auth.adapters.listener import LoopbackCallbackListener
-from hyperframes_auth.domain.callback import Verdict, judge
-from hyperframes_auth.domain.errors import AuthError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hyperframes_auth.adapters.listener import LoopbackCallbackListener
+from hyperframes_auth.domain.callback import Verdict, judge
+from hyperframes_auth.domain.errors import AuthError
 from tests.fakes import FakeListener
 
 STATE = "S" * 43

@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
 from hyperframes_auth.adapters.encrypted_file import EncryptedCredentialsFile
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile
 from hyperframes_auth.domain.errors import CorruptStore, InvalidStore, StoreLocked
-
 from tests.fakes import FakeStore
 
 DOC = CredentialsDocument(

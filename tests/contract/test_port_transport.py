@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
 from hyperframes_auth.adapters.http_httpx import HttpxTransport
 from hyperframes_auth.adapters.http_stdlib import StdlibTransport
 from hyperframes_auth.domain.api import check_userinfo
 from hyperframes_auth.domain.errors import ApiError, TransportError
 from hyperframes_auth.domain.http import HttpRequest, form_post
-
 from tests.fakes import FakeAuthServer, FakeClock
 
 SECRET = "sentinel-secret-value-123"

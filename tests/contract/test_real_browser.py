@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.config import Settings
 

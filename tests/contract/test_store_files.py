@@ -13,6 +13,7 @@ import struct
 from pathlib import Path
 
 import pytest
+
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
 from hyperframes_auth.adapters.encrypted_file import EncryptedCredentialsFile
 from hyperframes_auth.domain.config import Settings

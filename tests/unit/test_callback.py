@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from hyperframes_auth.domain.callback import judge, parse_query, pasted_query
 from hypothesis import given
 from hypothesis import strategies as st
+
+from hyperframes_auth.domain.callback import judge, parse_query, pasted_query
 
 STATE = "s" * 43
 

@@ -7,14 +7,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from typer.testing import CliRunner
+
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile, format_instant
 from hyperframes_auth.domain.http import HttpResponse
 from hyperframes_auth.entrypoints import commands
 from hyperframes_auth.entrypoints.cli import app
 from hyperframes_auth.entrypoints.main import bare_api_key, main
-from typer.testing import CliRunner
-
 from tests.fakes import ENV, SETTINGS, T0, World, counter_entropy, json_response
 
 runner = CliRunner()

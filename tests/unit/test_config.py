@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hyperframes_auth.domain.config import DEFAULT_CLIENT_ID, Settings, check_endpoint
-from hyperframes_auth.domain.errors import ConfigError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from hyperframes_auth.domain.config import DEFAULT_CLIENT_ID, Settings, check_endpoint
+from hyperframes_auth.domain.errors import ConfigError
 
 
 def test_defaults_are_heygens_hosts():

@@ -6,6 +6,9 @@ import contextlib
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hyperframes_auth.domain.credentials import (
     CredentialsDocument,
     OAuthTokens,
@@ -21,9 +24,6 @@ from hyperframes_auth.domain.credentials import (
     without_oauth,
 )
 from hyperframes_auth.domain.errors import InvalidStore
-from hypothesis import given
-from hypothesis import strategies as st
-
 from tests.fakes import T0
 
 FULL = OAuthTokens("at_1", "rt_1", "2026-05-28T07:00:00.000Z", "openid profile", "Bearer")

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
+
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, format_instant
-
 from tests.fakes import API, ENV, SETTINGS, T0, FakeAuthServer, FakeClock, FakeStore
 
 FRESH = format_instant(T0 + timedelta(hours=1))

@@ -6,6 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hyperframes_auth.domain import machine as m
 from hyperframes_auth.domain.driver import run
 from hyperframes_auth.domain.errors import (
@@ -20,9 +23,6 @@ from hyperframes_auth.domain.errors import (
     TransportError,
 )
 from hyperframes_auth.domain.http import HttpResponse
-from hypothesis import given
-from hypothesis import strategies as st
-
 from tests.fakes import CONFIG, T0, World, counter_entropy, json_response
 
 FLOW = m.AuthCodeFlow.start(CONFIG, "http://127.0.0.1:4567/oauth/callback", counter_entropy())

@@ -7,11 +7,11 @@ import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from hyperframes_auth.domain.machine import AuthCodeFlow
-from hyperframes_auth.domain.pkce import b64url, make_state, make_verifier, s256, same_secret
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hyperframes_auth.domain.machine import AuthCodeFlow
+from hyperframes_auth.domain.pkce import b64url, make_state, make_verifier, s256, same_secret
 from tests.fakes import CONFIG, counter_entropy
 
 URLSAFE = re.compile(r"^[A-Za-z0-9_-]+$")

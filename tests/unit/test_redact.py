@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from hyperframes_auth.domain.redact import neutralize, scrub, scrub_body
 from hypothesis import given
 from hypothesis import strategies as st
+
+from hyperframes_auth.domain.redact import neutralize, scrub, scrub_body
 
 
 def test_inline_keys():

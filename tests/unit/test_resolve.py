@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from hyperframes_auth.domain.credentials import (
     CredentialsDocument,
     OAuthTokens,
@@ -13,7 +14,6 @@ from hyperframes_auth.domain.credentials import (
 )
 from hyperframes_auth.domain.errors import InvalidStore, NotConfigured
 from hyperframes_auth.domain.resolve import ApiKeyCredential, OAuthCredential, resolve
-
 from tests.fakes import T0
 
 LATER = format_instant(T0 + timedelta(hours=1))

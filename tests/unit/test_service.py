@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile, format_instant
 from hyperframes_auth.domain.driver import BrowserOpening, CallbackIgnored, Remark, WaitingForCallback
 from hyperframes_auth.domain.errors import (
@@ -20,7 +21,6 @@ from hyperframes_auth.domain.errors import (
 )
 from hyperframes_auth.domain.resolve import OAuthCredential
 from hyperframes_auth.domain.service import check_api_key
-
 from tests.fakes import T0, World, json_response
 
 
@@ -131,7 +131,6 @@ def test_invalid_grant_rereads_the_store_once():
             return server_send(request)
 
     from hyperframes_auth.domain.service import AuthService
-
     from tests.fakes import API, CONFIG
 
     service = AuthService(CONFIG, world.ports_with(Racing()), {}, f"{API}/v3/users/me")

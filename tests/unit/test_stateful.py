@@ -15,13 +15,13 @@ import contextlib
 from collections import Counter
 from urllib.parse import parse_qs, urlsplit
 
-from hyperframes_auth.domain.credentials import CredentialsDocument
-from hyperframes_auth.domain.errors import AuthError
-from hyperframes_auth.domain.http import HttpResponse
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from hyperframes_auth.domain.credentials import CredentialsDocument
+from hyperframes_auth.domain.errors import AuthError
+from hyperframes_auth.domain.http import HttpResponse
 from tests.fakes import World, json_response
 
 

@@ -6,13 +6,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from hyperframes_auth.domain.credentials import parse_instant
 from hyperframes_auth.domain.errors import RefreshFailed
 from hyperframes_auth.domain.http import HttpResponse
 from hyperframes_auth.domain.tokens import classify, parse_expires_in, parse_token_response, read_oauth_error
-from hypothesis import given
-from hypothesis import strategies as st
-
 from tests.fakes import T0
 
 
