@@ -113,10 +113,13 @@ def check_userinfo(response: HttpResponse) -> UserInfo:
 
     Raises:
         Unauthenticated: HTTP 401.
-        ApiError: any other non-2xx, or a 2xx that is not JSON.
+        ApiError: any other non-2xx (a 403 ``insufficient_scope`` says to sign in again: it needs consent, not a
+            refresh), or a 2xx that is not JSON.
     """
     if response.status == 401:
         raise Unauthenticated(_detail(response))
+    if is_insufficient_scope(response):
+        raise ApiError(403, "insufficient_scope", "Run `hyperframes auth login` to grant the missing permission.")
     if not response.ok:
         raise ApiError(response.status, _detail(response))
     return parse_userinfo(json_payload(response))
