@@ -8,6 +8,7 @@ calls the very same functions, so the fast path and the full parser cannot disag
 
 from __future__ import annotations
 
+import os
 import sys
 
 FAST = {"token", "status"}
@@ -41,16 +42,27 @@ def bare_api_key(args: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = bare_api_key(sys.argv[1:] if argv is None else argv)
-    code = _fast(args)
-    if code is not None:
-        return code
+    try:
+        code = _fast(args)
+        return code if code is not None else _typer(args)
+    except KeyboardInterrupt:
+        print("Aborted.", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # A bug of ours: say so in one line. Its text could quote data, so only its type is shown; the
+        # traceback (which never includes local variables) is printed only when asked for.
+        if os.environ.get("HYPERFRAMES_DEBUG") == "1":
+            raise
+        print(f"Internal error ({type(exc).__name__}); this is a bug in hyperframes-auth.", file=sys.stderr)
+        print("Set HYPERFRAMES_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
+        return 1
+
+
+def _typer(args: list[str]) -> int:
     from .cli import app
 
     try:
         app(args=args, prog_name="hyperframes")  # standalone: click prints usage errors and exits 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except KeyboardInterrupt:
-        print("Aborted.", file=sys.stderr)
-        return 1
     return 0

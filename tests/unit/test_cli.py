@@ -358,3 +358,17 @@ def test_colour_only_on_a_tty_and_never_with_no_color():
     assert commands.Io(out=Tty(), env={}).color
     assert not commands.Io(out=Tty(), env={"NO_COLOR": "1"}).color
     assert not commands.Io(out=io.StringIO(), env={}).color
+
+
+def test_a_bug_is_one_line_not_a_traceback(world, capsys, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("rt-SECRET-in-a-message")
+
+    monkeypatch.setattr(commands, "make_auth", broken)
+    monkeypatch.delenv("HYPERFRAMES_DEBUG", raising=False)
+    assert main(["auth", "token"]) == 1
+    assert main(["auth", "refresh"]) == 1
+    err = capsys.readouterr().err
+    assert "Internal error (ZeroDivisionError)" in err
+    assert "Traceback" not in err
+    assert "rt-SECRET" not in err
