@@ -47,6 +47,7 @@ ENV_VARS = {
     "HYPERFRAMES_CREDENTIALS_STORE": "'file' (default) or 'encrypted'",
     "HYPERFRAMES_CREDENTIALS_PASSPHRASE": "passphrase of the encrypted store (else a hidden prompt)",
     "HYPERFRAMES_VERBOSE": "1 prints a redacted HTTP trace to stderr",
+    "HYPERFRAMES_DEBUG": "1 shows the traceback of an internal error (never shown otherwise)",
     "BROWSER / HF_NO_BROWSER": "BROWSER=none or HF_NO_BROWSER=1 prints the sign-in URL instead of opening it",
 }
 
