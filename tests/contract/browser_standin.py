@@ -6,7 +6,7 @@ person: it logs in and consents through the authorization server's own pages, th
 CLI's loopback listener, as a browser would.
 
 STANDIN_MODE: ``approve`` (default), ``deny`` (abort at the login page), ``forged-first`` (hit the listener with a
-wrong state first). STANDIN_LOG: a file the child appends its progress and errors to.
+wrong state first), ``ignore`` (never sign in). STANDIN_LOG: a file the child appends its progress and errors to.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def child(url: str) -> int:
     from tests.contract.scripted_user import ScriptedUser
 
     mode = os.environ.get("STANDIN_MODE", "approve")
+    if mode == "ignore":
+        return 0  # a person who never signs in
     user = ScriptedUser(os.environ.get("STANDIN_LOGIN", "alice"))
     try:
         callback = user.authorize(url, deny=mode == "deny")

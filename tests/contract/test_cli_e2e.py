@@ -338,3 +338,19 @@ def test_hidden_prompt_and_confirmation_on_a_real_terminal(auth_server: AuthServ
         child.close()
     assert child.exitstatus == 0
     assert not (tmp_path / "config" / "credentials").exists()
+
+
+def test_ctrl_c_during_login_closes_the_port_and_says_aborted(auth_server: AuthServer, tmp_path: Path) -> None:
+    import signal
+    import socket
+
+    env = cli_env(auth_server, tmp_path, STANDIN_MODE="ignore")
+    with spawn(env, "auth", "login") as (process, out, err):
+        port = int(out.wait_for(r"Waiting for callback on http://127\.0\.0\.1:(\d+)/oauth/callback").group(1))
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()  # listening
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 1
+        err.wait_for("Aborted.")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+    assert "Traceback" not in err.seen
