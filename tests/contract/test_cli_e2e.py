@@ -139,10 +139,22 @@ class Lines:
             return match
 
 
+# A CI runner may start us with SIGINT ignored (a background job of a shell), and an ignored signal stays
+# ignored across exec; a person's terminal delivers Ctrl-C to a command with the default disposition.
+WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 @contextlib.contextmanager
 def spawn(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
     process = subprocess.Popen(
-        [HYPERFRAMES, *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", WITH_DEFAULT_SIGINT, HYPERFRAMES, *args],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     assert process.stderr is not None
