@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from ..domain.callback import Verdict, parse_query
 from ..domain.errors import AuthError
 from ..domain.ports import CallbackJudge
+from .threads import start_daemon
 
 CALLBACK_PATH = "/oauth/callback"
 DONE_PATH = "/oauth/done"
@@ -127,8 +128,7 @@ class LoopbackCallbackListener:
         self._workers: set[threading.Thread] = set()
         self._closed = False
         self.handled: queue.SimpleQueue[int] = queue.SimpleQueue()  # statuses answered, for tests and traces
-        self._acceptor = threading.Thread(target=self._accept_loop, name="hf-callback-listener", daemon=True)
-        self._acceptor.start()
+        self._acceptor = start_daemon(self._accept_loop, name="hf-callback-listener")
 
     @property
     def redirect_uri(self) -> str:
@@ -173,7 +173,9 @@ class LoopbackCallbackListener:
         self._closed = True
         self._wake()
         self._acceptor.join(2.0)
-        for worker in list(self._workers):
+        with self._lock:
+            workers = list(self._workers)
+        for worker in workers:
             worker.join(2.0)
         for sock in (self._sock, self._wake_r, self._wake_w):
             sock.close()
@@ -244,9 +246,8 @@ class LoopbackCallbackListener:
         if not self._active.acquire(blocking=False):
             conn.close()  # too many open connections: shed load rather than block the real callback
             return
-        worker = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-        self._workers.add(worker)
-        worker.start()
+        with self._lock:
+            self._workers.add(start_daemon(self._serve, conn, name="hf-callback-connection"))
 
     def _serve(self, conn: socket.socket) -> None:
         try:
@@ -257,7 +258,8 @@ class LoopbackCallbackListener:
         finally:
             conn.close()
             self._active.release()
-            self._workers.discard(threading.current_thread())
+            with self._lock:
+                self._workers.discard(threading.current_thread())
 
 
 def _bind(port: int, bind_ipv4: bool) -> socket.socket:

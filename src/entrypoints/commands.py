@@ -323,11 +323,10 @@ def logout(io: Io, keep_api_key: bool = False, yes: bool = False, verbose: bool 
 
 
 def _read_stdin(io: Io, timeout: float = STDIN_TIMEOUT) -> str:
-    import threading
+    from ..adapters.threads import start_daemon
 
     box: list[str] = []
-    reader = threading.Thread(target=lambda: box.append(io.stdin.read()), daemon=True)
-    reader.start()
+    reader = start_daemon(lambda: box.append(io.stdin.read()), name="hf-stdin")
     reader.join(timeout)
     if reader.is_alive() or not box:
         raise AuthError(
@@ -408,7 +407,7 @@ class _LoginPrinter:
             io.warn(io.paint(f"Note: {neutralize(notice.message)}", "2"))
 
     def _start_paste_prompt(self, redirect_uri: str) -> None:
-        import threading
+        from ..adapters.threads import start_daemon
 
         port = redirect_uri.split(":")[2].split("/", maxsplit=1)[0]
         self.io.warn(
@@ -418,7 +417,7 @@ class _LoginPrinter:
             f"  - Or forward the port first: ssh -L {port}:127.0.0.1:{port} <this host>\n"
             "  - Or run `hyperframes auth login --device` instead.",
         )
-        threading.Thread(target=self._read_pastes, daemon=True).start()
+        start_daemon(self._read_pastes, name="hf-paste")
 
     def _read_pastes(self) -> None:
         for line in self.io.stdin:

@@ -361,7 +361,11 @@ def test_ctrl_c_during_login_closes_the_port_and_says_aborted(auth_server: AuthS
         port = int(out.wait_for(r"Waiting for callback on http://127\.0\.0\.1:(\d+)/oauth/callback").group(1))
         socket.create_connection(("127.0.0.1", port), timeout=2).close()  # listening
         process.send_signal(signal.SIGINT)
-        assert process.wait(10) == 1
+        try:
+            code = process.wait(10)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 1, f"out={out.seen!r} err={err.seen!r}"
         err.wait_for("Aborted.")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
