@@ -282,6 +282,19 @@ class WrongPassphrase(AuthError):
         )
 
 
+class KeyUnavailable(AuthError):
+    """The encrypted store's key lives in the OS keyring, and the keyring did not give it."""
+
+    code = "KEY_UNAVAILABLE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"The key of the encrypted credentials is not available from the OS keyring: {detail}",
+            "Unlock the keyring (or sign in to the desktop session) and try again, "
+            "or run `hyperframes auth logout --yes` and sign in again.",
+        )
+
+
 class InteractionRequired(AuthError):
     """A sign-in is needed, but the caller did not allow opening a browser or prompting."""
 

@@ -28,13 +28,21 @@ def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bo
 
     Args:
         passphrase_prompt: the encrypted store may ask for its passphrase at a hidden prompt (on a TTY only)
-            when ``HYPERFRAMES_CREDENTIALS_PASSPHRASE`` is not set.
+            when ``HYPERFRAMES_CREDENTIALS_PASSPHRASE`` is not set and no OS keyring holds its key.
     """
     if settings.store == "encrypted":
         from ..adapters.encrypted_file import EncryptedCredentialsFile, env_or_prompt_passphrase
+        from ..adapters.keyring_key import KeyringDataKey
 
+        path = f"{settings.credentials_path}.enc"
         prompt = passphrase_prompt and sys.stdin.isatty()
-        return EncryptedCredentialsFile(f"{settings.credentials_path}.enc", env_or_prompt_passphrase(env, prompt))
+        return EncryptedCredentialsFile(
+            path,
+            env_or_prompt_passphrase(env, prompt),
+            keyring_key=KeyringDataKey(path),
+            # A passphrase in the environment is an explicit choice; otherwise a keyring that answers is preferred.
+            prefer_keyring=not env.get("HYPERFRAMES_CREDENTIALS_PASSPHRASE"),
+        )
     from ..adapters.credentials_file import CredentialsFile
 
     return CredentialsFile(settings.credentials_path)
