@@ -21,6 +21,7 @@ File layout (all integers big-endian)::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -136,10 +137,10 @@ class EncryptedCredentialsFile(SecureFile):
         except InvalidStore:
             data = None
         if data:
-            try:
-                self._open(data)  # proves we hold its key, and caches it
-            except (CorruptStore, KeyUnavailable, WrongPassphrase):
-                pass  # replacing a file we cannot open: a fresh key (the caller chose to overwrite it)
+            # Opening it proves we hold its key, and caches it; a file we cannot open gets a fresh key (the caller
+            # chose to replace it).
+            with contextlib.suppress(CorruptStore, KeyUnavailable, WrongPassphrase):
+                self._open(data)
             if self._material is not None:
                 return self._material
         self._material = self._new_material()

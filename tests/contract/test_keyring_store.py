@@ -76,7 +76,8 @@ def test_a_new_file_keeps_only_its_key_in_the_keyring(ring: MemoryKeyring, tmp_p
     assert kdf_of(tmp_path) == KDF_KEYRING
     assert [service for service, _ in ring.items] == [SERVICE]
     (stored,) = ring.items.values()
-    assert "secret" not in stored and len(stored) == 44  # a base64 32-byte key, never the tokens
+    assert "secret" not in stored  # a base64 32-byte key, never the tokens
+    assert len(stored) == 44
     assert b"at_keyring_secret" not in (tmp_path / "credentials.enc").read_bytes()
     assert store(tmp_path).read().content() == DOC.content()
 
