@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import html
-import queue
 import selectors
 import socket
 import threading
@@ -127,7 +126,6 @@ class LoopbackCallbackListener:
         self._active = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._workers: set[threading.Thread] = set()
         self._closed = False
-        self.handled: queue.SimpleQueue[int] = queue.SimpleQueue()  # statuses answered, for tests and traces
         self._acceptor = start_daemon(self._accept_loop, name="hf-callback-listener")
 
     @property
@@ -375,4 +373,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
-        self.server.handled.put(status)

@@ -172,10 +172,6 @@ class Settings(_Value):
     def userinfo_url(self) -> str:
         return f"{self.api_url}/v3/users/me"
 
-    def api_origin(self) -> str:
-        parts = urlsplit(self.api_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
 
 def _endpoint(env: Mapping[str, str], name: str, default: str) -> str:
     return check_endpoint(name, _get(env, name, default))

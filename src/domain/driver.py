@@ -80,10 +80,6 @@ Notice = BrowserOpening | BrowserUnavailable | WaitingForCallback | CallbackIgno
 Notify = Callable[[Notice], None]
 
 
-def ignore_notice(_notice: Notice) -> None:
-    """A ``Notify`` for callers that show nothing."""
-
-
 # ---------------------------------------------------------------------------------------------- execution
 
 

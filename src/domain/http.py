@@ -8,7 +8,7 @@ Plain classes rather than attrs because ``auth status`` builds one on its hot pa
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from .credentials import _Value
 
@@ -59,10 +59,6 @@ class HttpRequest(_Value):
             follow_redirects=follow_redirects,
             max_bytes=max_bytes,
         )
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).netloc
 
     def form(self) -> dict[str, str]:
         """The form fields of a form-encoded body (for fakes and tests)."""
