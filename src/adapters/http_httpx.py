@@ -13,7 +13,7 @@ import httpx
 
 from ..domain.errors import TransportError
 from ..domain.http import HttpRequest, HttpResponse
-from .http_policy import Trace, check_url, host_of, next_hop, trace_line
+from .http_policy import Trace, check_url, host_of, send_following, trace_line
 
 
 class HttpxTransport:
@@ -36,14 +36,7 @@ class HttpxTransport:
         self._client.close()
 
     def send(self, request: HttpRequest) -> HttpResponse:
-        deadline = time.monotonic() + request.timeout * self._deadline_factor
-        hops = 0
-        while True:
-            response = self._send_once(request, deadline)
-            following = next_hop(request, response, hops)
-            if following is None:
-                return response
-            request, hops = following, hops + 1
+        return send_following(self._send_once, request, self._deadline_factor)
 
     def _send_once(self, request: HttpRequest, deadline: float) -> HttpResponse:
         check_url(request.url)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
@@ -82,6 +83,23 @@ def next_hop(request: HttpRequest, response: HttpResponse, hops: int) -> HttpReq
         method, body = "GET", None
         headers.pop("content-type", None)
     return HttpRequest(method, target, headers, body, request.timeout, True, request.max_bytes)
+
+
+def send_following(
+    send_once: Callable[[HttpRequest, float], HttpResponse], request: HttpRequest, deadline_factor: float
+) -> HttpResponse:
+    """Send ``request`` with ``send_once(request, deadline)``, following redirects as ``next_hop`` allows.
+
+    The whole operation, redirects included, must finish within ``request.timeout * deadline_factor`` seconds.
+    """
+    deadline = time.monotonic() + request.timeout * deadline_factor
+    hops = 0
+    while True:
+        response = send_once(request, deadline)
+        following = next_hop(request, response, hops)
+        if following is None:
+            return response
+        request, hops = following, hops + 1
 
 
 def trace_line(request: HttpRequest, status: int | str, seconds: float) -> str:

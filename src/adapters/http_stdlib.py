@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from ..domain.errors import TransportError
 from ..domain.http import HttpRequest, HttpResponse
-from .http_policy import Trace, check_url, host_of, next_hop, trace_line
+from .http_policy import Trace, check_url, host_of, send_following, trace_line
 
 TYPE_CHECKING = False  # keep `typing` and `http.client` off the import path until a request is sent
 if TYPE_CHECKING:
@@ -31,14 +31,7 @@ class StdlibTransport:
         self._deadline_factor = deadline_factor
 
     def send(self, request: HttpRequest) -> HttpResponse:
-        deadline = time.monotonic() + request.timeout * self._deadline_factor
-        hops = 0
-        while True:
-            response = self._send_once(request, deadline)
-            following = next_hop(request, response, hops)
-            if following is None:
-                return response
-            request, hops = following, hops + 1
+        return send_following(self._send_once, request, self._deadline_factor)
 
     def _send_once(self, request: HttpRequest, deadline: float) -> HttpResponse:
         import http.client

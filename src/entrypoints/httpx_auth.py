@@ -41,14 +41,12 @@ class HeyGenHttpxAuth(httpx.Auth):
     """Authenticates ``httpx`` requests to HeyGen with the credential in effect.
 
     Args:
-        auth: the facade whose credentials are used and refreshed.
-        leeway: refresh this many seconds before expiry (default 60).
+        auth: the facade whose credentials are used and refreshed; its ``leeway`` says how early to refresh.
     """
 
-    def __init__(self, auth: HeyGenAuth, leeway: float = 60.0) -> None:
+    def __init__(self, auth: HeyGenAuth) -> None:
         self._auth = auth
         self._service = auth.service
-        self._service.leeway = leeway
         self._origins = {_origin(auth.settings.api_url)}
         self._lock = threading.Lock()
 
