@@ -32,7 +32,7 @@ from .errors import (
     Unauthenticated,
 )
 from .redact import has_control_chars, scrub_body
-from .resolve import STALE_LEEWAY, ApiKeyCredential, Credential, OAuthCredential, resolve
+from .resolve import STALE_LEEWAY, ApiKeyCredential, Credential, OAuthCredential, env_key, resolve
 
 TYPE_CHECKING = False  # `typing`, attrs and the state machine stay off the CLI's fast paths (imported lazily)
 if TYPE_CHECKING:
@@ -179,17 +179,24 @@ class AuthService:
         """The stored document (empty when there is none)."""
         return self.ports.store.read()
 
-    def credential(self) -> Credential:
-        """The credential in effect, without any network call (see ``resolve``)."""
-        return resolve(self.env, self.read(), self.ports.clock.now(), self.leeway)
+    def credential(self, doc: CredentialsDocument | None = None) -> Credential:
+        """The credential in effect, without any network call (see ``resolve``).
 
-    def fresh_credential(self) -> Credential:
-        """The credential in effect, refreshed first when it is a stale OAuth token.
+        An API key in the environment wins before the store is even read, so a broken credentials file does not
+        stand in its way. ``doc`` is the stored document when the caller has already read it.
+        """
+        from_env = env_key(self.env)
+        if from_env is not None:
+            return from_env
+        return resolve(self.env, self.read() if doc is None else doc, self.ports.clock.now(), self.leeway)
+
+    def fresh_credential(self, credential: Credential | None = None) -> Credential:
+        """The credential in effect (or ``credential``), refreshed first when it is a stale OAuth token.
 
         If that refresh fails while the old access token has not yet expired, the old one is returned
         (checklist item 85); once it has expired the refresh error is raised.
         """
-        credential = self.credential()
+        credential = credential or self.credential()
         if not (isinstance(credential, OAuthCredential) and credential.refreshable):
             return credential
         try:

@@ -18,7 +18,7 @@ import os
 from ..domain.config import Settings
 from ..domain.credentials import CredentialsDocument, OAuthTokens, UserProfile, _Value
 from ..domain.errors import AuthError, InteractionRequired
-from ..domain.resolve import OAuthCredential
+from ..domain.resolve import env_key
 from .bootstrap import build
 
 TYPE_CHECKING = False  # keep `typing` off the CLI's fast paths; type checkers know this name
@@ -99,7 +99,6 @@ class HeyGenAuth:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.settings = settings or Settings.from_env(self.env, os.path.expanduser("~"))
         self.interactive = interactive
-        self.leeway = leeway
         self.service: AuthService = build(
             self.settings,
             self.env,
@@ -170,20 +169,15 @@ class HeyGenAuth:
         Raises:
             NotConfigured, InvalidStore: nothing to report on (the CLI exits 1).
         """
-        resolved = self.service.credential()
+        doc = None if env_key(self.env) else self.service.read()  # read once: resolution and the cached user
+        resolved = self.service.credential(doc)
         user: UserInfo | None = None
         api_error: AuthError | None = None
         try:
-            fresh = self.service.fresh_credential() if isinstance(resolved, OAuthCredential) else resolved
-            user = self.service.whoami(fresh)
+            user = self.service.whoami(self.service.fresh_credential(resolved))
         except AuthError as exc:
             api_error = exc
-        persisted = None
-        if not resolved.from_env:
-            try:
-                persisted = self.service.read().user
-            except AuthError:
-                persisted = None
+        persisted = doc.user if doc is not None else None
         store = self.service.ports.store
         return Status(
             credential=resolved,
@@ -228,8 +222,9 @@ class HeyGenAuth:
 
     # ------------------------------------------------------------------------------------------ httpx
 
-    def httpx_auth(self, leeway: float | None = None) -> HeyGenHttpxAuth:
-        """An ``httpx.Auth`` for ``httpx.Client`` and ``httpx.AsyncClient`` (see ``HeyGenHttpxAuth``)."""
+    def httpx_auth(self) -> HeyGenHttpxAuth:
+        """An ``httpx.Auth`` for ``httpx.Client`` and ``httpx.AsyncClient`` (see ``HeyGenHttpxAuth``); it refreshes
+        ``leeway`` seconds (given to this object, 60 by default) before the access token expires."""
         from .httpx_auth import HeyGenHttpxAuth
 
-        return HeyGenHttpxAuth(self, leeway=self.leeway if leeway is None else leeway)
+        return HeyGenHttpxAuth(self)

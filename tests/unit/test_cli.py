@@ -372,3 +372,12 @@ def test_a_bug_is_one_line_not_a_traceback(world, capsys, monkeypatch):
     assert "Internal error (ZeroDivisionError)" in err
     assert "Traceback" not in err
     assert "rt-SECRET" not in err
+
+
+def test_an_env_key_works_even_when_the_file_is_broken(world):
+    world.env = {"HEYGEN_API_KEY": "hg_valid_key_1234"}
+    world.store.broken = "invalid JSON"
+    assert invoke("auth", "token").stdout == "hg_valid_key_1234\n"
+    result = invoke("auth", "status")
+    assert result.exit_code == 0
+    assert "Source: env (HEYGEN_API_KEY)" in result.stdout
