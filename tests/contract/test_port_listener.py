@@ -41,15 +41,19 @@ class RealSide:
     def __init__(self) -> None:
         self.listener = LoopbackCallbackListener(read_timeout=1.0, linger=0.2)
         self.client = httpx.Client(trust_env=False, timeout=5)
+        self.sender: threading.Thread | None = None
 
     def send_all(self, queries: list[dict[str, str]]) -> None:
         def send() -> None:
             for query in queries:
                 self.client.get(self.listener.redirect_uri, params=query)
 
-        threading.Thread(target=send, daemon=True).start()
+        self.sender = threading.Thread(target=send, daemon=True)
+        self.sender.start()
 
     def close(self) -> None:
+        if self.sender is not None:
+            self.sender.join(10)  # every request answered before the listener goes away
         self.listener.close()
         self.client.close()
 
