@@ -3,46 +3,125 @@
 The public API is re-exported here lazily, so that importing the package (which the ``hyperframes`` command
 does first) costs nothing until a name is used::
 
-    from hyperframes_auth import HeyGenAuth, HeyGenHttpxAuth
+    from hyperframes_auth import HeyGenAuth, HeyGenHttpxAuth, Settings
 
 See the README for the CLI, the facade and the ``httpx`` integration.
 """
 
 from __future__ import annotations
 
+__version__ = "0.2.0"
+
 TYPE_CHECKING = False  # keep `typing` out of the CLI's cold start; type checkers know this name
 if TYPE_CHECKING:
+    from .domain.api import UserInfo
     from .domain.errors import (
+        Aborted,
+        ApiError,
         AuthError,
+        AuthorizationDenied,
+        CodeRejected,
+        ConfigError,
+        CorruptStore,
+        DeviceAuthFailed,
         InteractionRequired,
+        InvalidApiKey,
+        InvalidStore,
+        InvalidTokenResponse,
+        IssuerMismatch,
+        KeyUnavailable,
+        LoginExpired,
+        LoginTimedOut,
+        NoRefreshToken,
         NotConfigured,
         RefreshFailed,
+        ServerUnavailable,
+        StoreLocked,
+        TransportError,
         Unauthenticated,
+        UsageError,
+        WrongPassphrase,
     )
+    from .domain.service import LoginResult, LogoutResult
+    from .entrypoints.bootstrap import Adapters
     from .entrypoints.facade import HeyGenAuth, Status
     from .entrypoints.httpx_auth import HeyGenHttpxAuth
+    from .entrypoints.settings import Settings
 
-__all__ = [
+_ERRORS = (
+    "Aborted",
+    "ApiError",
     "AuthError",
-    "HeyGenAuth",
-    "HeyGenHttpxAuth",
+    "AuthorizationDenied",
+    "CodeRejected",
+    "ConfigError",
+    "CorruptStore",
+    "DeviceAuthFailed",
     "InteractionRequired",
+    "InvalidApiKey",
+    "InvalidStore",
+    "InvalidTokenResponse",
+    "IssuerMismatch",
+    "KeyUnavailable",
+    "LoginExpired",
+    "LoginTimedOut",
+    "NoRefreshToken",
     "NotConfigured",
     "RefreshFailed",
-    "Status",
+    "ServerUnavailable",
+    "StoreLocked",
+    "TransportError",
     "Unauthenticated",
-]
-
+    "UsageError",
+    "WrongPassphrase",
+)
 _WHERE = {
-    "AuthError": "domain.errors",
-    "InteractionRequired": "domain.errors",
-    "NotConfigured": "domain.errors",
-    "RefreshFailed": "domain.errors",
-    "Unauthenticated": "domain.errors",
+    **dict.fromkeys(_ERRORS, "domain.errors"),
+    "UserInfo": "domain.api",
+    "LoginResult": "domain.service",
+    "LogoutResult": "domain.service",
+    "Adapters": "entrypoints.bootstrap",
     "HeyGenAuth": "entrypoints.facade",
     "Status": "entrypoints.facade",
     "HeyGenHttpxAuth": "entrypoints.httpx_auth",
+    "Settings": "entrypoints.settings",
 }
+__all__ = [
+    "Aborted",
+    "Adapters",
+    "ApiError",
+    "AuthError",
+    "AuthorizationDenied",
+    "CodeRejected",
+    "ConfigError",
+    "CorruptStore",
+    "DeviceAuthFailed",
+    "HeyGenAuth",
+    "HeyGenHttpxAuth",
+    "InteractionRequired",
+    "InvalidApiKey",
+    "InvalidStore",
+    "InvalidTokenResponse",
+    "IssuerMismatch",
+    "KeyUnavailable",
+    "LoginExpired",
+    "LoginResult",
+    "LoginTimedOut",
+    "LogoutResult",
+    "NoRefreshToken",
+    "NotConfigured",
+    "RefreshFailed",
+    "ServerUnavailable",
+    "Settings",
+    "Status",
+    "StoreLocked",
+    "TransportError",
+    "Unauthenticated",
+    "UsageError",
+    "UserInfo",
+    "WrongPassphrase",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> object:

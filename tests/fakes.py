@@ -17,14 +17,18 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import attrs
+
+from hyperframes_auth.adapters.codec import read_user_info
 from hyperframes_auth.domain.callback import Verdict
-from hyperframes_auth.domain.config import Settings
+from hyperframes_auth.domain.client import ClientConfig
 from hyperframes_auth.domain.credentials import CredentialsDocument
 from hyperframes_auth.domain.errors import InvalidStore, StoreLocked, TransportError
 from hyperframes_auth.domain.http import HttpRequest, HttpResponse
-from hyperframes_auth.domain.machine import ClientConfig
-from hyperframes_auth.domain.ports import CallbackJudge
-from hyperframes_auth.domain.service import AuthService, Ports
+from hyperframes_auth.domain.ports import CallbackJudge, Ports
+from hyperframes_auth.domain.service import AuthService
+from hyperframes_auth.entrypoints.bootstrap import Adapters
+from hyperframes_auth.entrypoints.settings import Settings
 
 AUTH = "https://auth.test"
 API = "https://api.test"
@@ -43,7 +47,7 @@ ENV = {
     "HEYGEN_CONFIG_DIR": "/nonexistent/fake-store",
 }
 SETTINGS = Settings.from_env(ENV, "/home/test")
-CONFIG = ClientConfig.from_settings(SETTINGS)
+CONFIG: ClientConfig = SETTINGS.client()
 
 
 # ---------------------------------------------------------------------------------------------- clock
@@ -100,6 +104,8 @@ class FakeStore:
         self.writes = 0
         self.quarantined: list[str] = []
         self.deleted = 0
+        self.commits = 0
+        self.full: Exception | None = None  # when set, reserve() raises it (a full disk, a read-only directory)
         self._lock = threading.Lock()
         self.lock_timeout = 5.0
 
@@ -110,8 +116,19 @@ class FakeStore:
 
     def write(self, doc: CredentialsDocument) -> None:
         self.broken = None
-        self.doc = doc.replace(source="file_json")
+        self.doc = attrs.evolve(doc, source="file_json")
         self.writes += 1
+
+    @contextmanager
+    def reserve(self) -> Iterator[FakeStore]:
+        """Room for one write is always there in memory; ``commit`` is ``write``."""
+        if self.full:
+            raise self.full
+        yield self
+
+    def commit(self, doc: CredentialsDocument) -> None:
+        self.commits += 1
+        self.write(doc)
 
     def delete(self) -> None:
         self.broken = None
@@ -166,6 +183,10 @@ class FakeListener:
                 return verdict
         return Verdict(kind="timeout")
 
+    def submit(self, query: dict[str, list[str]]) -> Verdict:
+        self.deliver(query)
+        return Verdict(kind="ignored", reason="queued")
+
     def finish(self, ok: bool, message: str | None = None) -> None:
         self.outcome = (ok, message)
 
@@ -204,6 +225,7 @@ class FakeAuthServer:
         self.rotate = rotate
         self.access_ttl = access_ttl
         self.requests: list[HttpRequest] = []
+        self.answers: list[tuple[HttpRequest, HttpResponse]] = []
         self.codes: dict[str, dict[str, object]] = {}
         self.access: dict[str, dict[str, object]] = {}
         self.refresh: dict[str, str] = {}  # live refresh token -> grant id
@@ -246,7 +268,27 @@ class FakeAuthServer:
     def token_requests(self) -> list[dict[str, str]]:
         return [r.form() for r in self.requests if r.url.endswith("/v1/oauth/token")]
 
+    @property
+    def spending_token_requests(self) -> list[dict[str, str]]:
+        """Token requests the server may have acted on (not those it answered "try again": 429, 503,
+        ``temporarily_unavailable``), i.e. the ones that spent a code or a refresh token."""
+        from hyperframes_auth.domain.messages import classify
+        from hyperframes_auth.domain.retry import server_did_not_act
+
+        spent = []
+        for request, response in self.answers:
+            if request.url.endswith("/v1/oauth/token"):
+                reply = classify(response)
+                if not server_did_not_act(response.status, reply.oauth_error):
+                    spent.append(request.form())
+        return spent
+
     def send(self, request: HttpRequest) -> HttpResponse:
+        response = self._answer(request)
+        self.answers.append((request, response))
+        return response
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         with self._lock:
             self.requests.append(request)
             if self.fail_with is not None:
@@ -424,9 +466,10 @@ class World:
             listen=lambda: self.listener,
             store=self.store,
             entropy=counter_entropy(),  # type: ignore[arg-type]
+            read_user=read_user_info,
             notify=self.notices.append,
         )
-        self.service = AuthService(config, self.ports, env or {}, f"{API}/v3/users/me")
+        self.service = AuthService(config, self.ports, env or {}, API)
 
     def ports_with(self, http: object) -> Ports:
         """The same ports with another HTTP transport."""
@@ -437,5 +480,44 @@ class World:
             listen=lambda: self.listener,
             store=self.store,
             entropy=counter_entropy(),  # type: ignore[arg-type]
+            read_user=read_user_info,
             notify=self.notices.append,
         )
+
+    def adapters(self, **overrides: object) -> Adapters:
+        """The world's fakes as the facade's and the CLI's ``Adapters``."""
+        given: dict[str, object] = {
+            "clock": self.clock,
+            "http": self.server,
+            "browser": self.browser,
+            "listen": lambda: self.listener,
+            "store": self.store,
+            "entropy": counter_entropy(),
+        }
+        given.update(overrides)
+        return Adapters(**given)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------- the facade, for tests
+
+_SETTING_NAMES = {
+    "leeway": "leeway",
+    "timeout": "request_timeout",
+    "login_timeout": "login_timeout",
+    "device_min_interval": "device_min_interval",
+    "transport": "transport",
+}
+
+
+def facade(settings: Settings, *, env: Mapping[str, str] | None = None, interactive: bool = False, **options: object):
+    """A ``HeyGenAuth`` with some settings changed and some adapters replaced, named as keywords."""
+    from hyperframes_auth import HeyGenAuth
+
+    changes = {_SETTING_NAMES[k]: v for k, v in options.items() if k in _SETTING_NAMES and v is not None}
+    ports = {k: v for k, v in options.items() if k not in _SETTING_NAMES}
+    return HeyGenAuth(
+        attrs.evolve(settings, **changes),
+        env=env,
+        interactive=interactive,
+        adapters=Adapters(**ports),  # type: ignore[arg-type]
+    )

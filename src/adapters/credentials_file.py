@@ -9,8 +9,10 @@ Kept free of attrs and filelock at import time: ``hyperframes auth token`` reads
 
 from __future__ import annotations
 
-from ..domain.credentials import CredentialsDocument, parse_document, render_document
+from ..domain.credentials import CredentialsDocument
 from ..domain.errors import InvalidStore
+from .codec import read_document as parse_document
+from .codec import write_document as render_document
 from .files import SecureFile
 
 

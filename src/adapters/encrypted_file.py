@@ -28,8 +28,10 @@ import os
 import struct
 from collections.abc import Callable, Mapping
 
-from ..domain.credentials import CredentialsDocument, parse_document, render_document
+from ..domain.credentials import CredentialsDocument
 from ..domain.errors import ConfigError, CorruptStore, InvalidStore, KeyUnavailable, WrongPassphrase
+from .codec import read_document as parse_document
+from .codec import write_document as render_document
 from .files import LOCK_TIMEOUT, SecureFile
 from .keyring_key import KeyringDataKey
 

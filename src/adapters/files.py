@@ -181,6 +181,17 @@ class SecureFile:
             raise InvalidStore(f"unable to move {self.path} aside: {exc.strerror}") from None
         return target
 
+    @contextlib.contextmanager
+    def reserve(self) -> Iterator[SecureFile]:
+        """Check that the directory can take a write before a server-side change; ``commit`` then writes."""
+        self.ensure_directory()
+        if not os.access(os.path.dirname(self.path), os.W_OK):
+            raise InvalidStore(f"unable to write {self.path}: the directory is not writable")
+        yield self
+
+    def commit(self, doc: object) -> None:
+        self.write(doc)  # type: ignore[attr-defined]
+
     # ------------------------------------------------------------------------------------------ locking
 
     @contextlib.contextmanager

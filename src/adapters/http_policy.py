@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
-from ..domain.config import is_loopback_host
+from ..domain.client import is_loopback_host
 from ..domain.errors import TransportError
 from ..domain.http import HttpRequest, HttpResponse
 

@@ -151,6 +151,10 @@ class LoopbackCallbackListener:
             assert self._final is not None
             return self._final
 
+    def submit(self, query: dict[str, list[str]]) -> Verdict:
+        """Judge a query that arrived another way (a redirect URL pasted at the terminal), thread-safely."""
+        return self.decide(query)
+
     def offer(self, query: dict[str, list[str]]) -> Verdict:
         """Judge a query that arrived another way (a redirect URL pasted at the terminal), thread-safely."""
         return self.decide(query)

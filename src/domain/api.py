@@ -1,15 +1,18 @@
-"""HeyGen's resource API as pure functions: the ``/v3/users/me`` request and the parsing of its answer.
+"""HeyGen's resource API, sans I/O: the ``/v3/users/me`` request, the credential headers, and the answer's status.
 
-``/v3/users/me`` answers either ``{"code":…, "message":…, "data": {…}}`` or the profile at the top level
-(reference §2); both are read. Errors: 401 → ``UNAUTHENTICATED``, other non-2xx → ``API_ERROR``, a 2xx that is
-not JSON → ``API_ERROR`` naming what came instead. Bodies reach messages only cut and scrubbed.
+``/v3/users/me`` tells who a credential belongs to. Its body is read into :class:`UserInfo` at the JSON edge
+(``adapters/codec.py``, through the ``read_user`` port); here we only decide what the status means: 401 is
+``UNAUTHENTICATED``, a 403 ``insufficient_scope`` needs a new consent, any other non-2xx is ``API_ERROR``, and a
+2xx that is not JSON is ``API_ERROR`` naming what came instead. Bodies reach messages only cut and scrubbed.
 """
 
 from __future__ import annotations
 
 import json
 
-from .credentials import UserProfile, _Value
+import attrs
+
+from .credentials import UserProfile
 from .errors import ApiError, Unauthenticated
 from .http import HttpRequest, HttpResponse
 from .redact import scrub_body
@@ -21,44 +24,40 @@ if TYPE_CHECKING:
 CLIENT_SOURCE = "hyperframes"
 RESOURCE_TIMEOUT = 15.0
 RESOURCE_BODY_LIMIT = 1024 * 1024
-_STRING_FIELDS = ("username", "email", "first_name", "last_name", "billing_type")
-_OBJECT_FIELDS = ("wallet", "subscription", "usage_based")
+UNKNOWN_USER = "(unknown user)"
 
 
-class UserInfo(_Value):
-    """Who a credential belongs to, as ``/v3/users/me`` describes them; unknown or mistyped fields are dropped."""
+@attrs.frozen
+class UserInfo:
+    """Who a credential belongs to, as ``/v3/users/me`` describes them (unknown or mistyped fields dropped)."""
 
-    __slots__ = (*_STRING_FIELDS, *_OBJECT_FIELDS)
-
-    username: str | None
-    email: str | None
-    first_name: str | None
-    last_name: str | None
-    billing_type: str | None
-    wallet: dict[str, object] | None
-    subscription: dict[str, object] | None
-    usage_based: dict[str, object] | None
-
-    def __init__(self, **fields: object) -> None:
-        self._set(**{name: fields.get(name) for name in self.__slots__})
-
-    @property
-    def identity(self) -> str:
-        """email ?? username ?? "(unknown user)", as the reference prints it."""
-        if self.email is not None:
-            return self.email
-        return self.username if self.username is not None else "(unknown user)"
+    username: str | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    billing_type: str | None = None
+    wallet: dict[str, object] | None = None
+    subscription: dict[str, object] | None = None
+    usage_based: dict[str, object] | None = None
 
     def as_profile(self) -> UserProfile:
         return UserProfile(self.email, self.first_name, self.last_name, self.username)
 
-    def as_json(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__ if getattr(self, name) is not None}
+    @property
+    def identity(self) -> str:
+        """How the person is named: the email, else "first last", else the username, else ``(unknown user)``."""
+        return self.as_profile().display_name() or UNKNOWN_USER
 
 
 def auth_headers(credential: Credential) -> dict[str, str]:
-    """The headers that carry ``credential`` (lower-case names, reference §2 and §9 #2027/#2368)."""
-    if credential.kind == "oauth":
+    """The headers that carry ``credential`` (lower-case names).
+
+    OAuth sends ``Authorization: Bearer`` and ``X-HeyGen-Source: cli``; API keys send ``x-api-key``; both name the
+    client with ``X-HeyGen-Client-Source``.
+    """
+    from .resolve import OAuthCredential
+
+    if isinstance(credential, OAuthCredential):
         return {
             "authorization": f"Bearer {credential.secret}",
             "x-heygen-source": "cli",
@@ -73,26 +72,8 @@ def userinfo_request(url: str, credential: Credential, timeout: float = RESOURCE
     return HttpRequest("GET", url, headers, None, timeout, follow_redirects=True, max_bytes=RESOURCE_BODY_LIMIT)
 
 
-def _detail(response: HttpResponse) -> str:
-    return scrub_body(response.body) or f"HTTP {response.status}"
-
-
-def parse_userinfo(payload: object) -> UserInfo:
-    """Read the profile from a ``/v3/users/me`` payload, wrapped in ``data`` or not."""
-    if not isinstance(payload, dict):
-        return UserInfo()
-    data = payload.get("data")
-    source = data if isinstance(data, dict) else payload
-    if "data" in payload and isinstance(data, list):
-        source = {}
-    fields: dict[str, object] = {}
-    for name in _STRING_FIELDS:
-        if isinstance(source.get(name), str):
-            fields[name] = source[name]
-    for name in _OBJECT_FIELDS:
-        if isinstance(source.get(name), dict):
-            fields[name] = source[name]
-    return UserInfo(**fields)
+def _detail(response: HttpResponse, secrets: tuple[str, ...] = ()) -> str:
+    return scrub_body(response.body, secrets=secrets) or f"HTTP {response.status}"
 
 
 def json_payload(response: HttpResponse) -> object:
@@ -108,8 +89,11 @@ def json_payload(response: HttpResponse) -> object:
         raise ApiError(response.status, f"non-JSON body ({kind}): {_detail(response)[:120]}") from None
 
 
-def check_userinfo(response: HttpResponse) -> UserInfo:
-    """Turn a ``/v3/users/me`` response into a profile or our error.
+def check_answer(response: HttpResponse, secrets: tuple[str, ...] = ()) -> object:
+    """Turn a ``/v3/users/me`` response into its JSON payload, or our error.
+
+    Args:
+        secrets: values the request carried (its credential); redacted from any text quoted from the body.
 
     Raises:
         Unauthenticated: HTTP 401.
@@ -117,12 +101,12 @@ def check_userinfo(response: HttpResponse) -> UserInfo:
             refresh), or a 2xx that is not JSON.
     """
     if response.status == 401:
-        raise Unauthenticated(_detail(response))
+        raise Unauthenticated(_detail(response, secrets))
     if is_insufficient_scope(response):
         raise ApiError(403, "insufficient_scope", "Run `hyperframes auth login` to grant the missing permission.")
     if not response.ok:
-        raise ApiError(response.status, _detail(response))
-    return parse_userinfo(json_payload(response))
+        raise ApiError(response.status, _detail(response, secrets))
+    return json_payload(response)
 
 
 def is_insufficient_scope(response: HttpResponse) -> bool:

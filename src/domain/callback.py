@@ -3,7 +3,7 @@
 The listener (and the pasted-URL prompt) hand every candidate query to :func:`judge`, which decides, purely:
 
 * ``ignored``: wrong, missing or duplicated ``state``, or duplicated parameters. The flow goes on: a stray
-  tab or a hostile page that found the port must not be able to cancel a sign-in (checklist item 35).
+  tab or a hostile page that found the port must not be able to cancel a sign-in.
 * ``errored``: the authorization server sent ``error=`` with the right state; the sign-in fails with it.
 * ``accepted``: the right state and a code; the code is exchanged exactly once.
 
@@ -70,8 +70,8 @@ def judge(expected_state: str, query: Mapping[str, list[str]]) -> Verdict:
         return Verdict(
             kind="errored",
             iss=iss,
-            error=scrub_body(error, 100),
-            description=scrub_body(description, 300) if description else None,
+            error=scrub_body(error, 100, (expected_state,)),
+            description=scrub_body(description, 300, (expected_state,)) if description else None,
         )
     code = _first(query, "code")
     if not code:
@@ -84,16 +84,24 @@ def parse_query(raw: str) -> dict[str, list[str]]:
     return parse_qs(raw, keep_blank_values=True, max_num_fields=64)
 
 
-def pasted_query(text: str) -> dict[str, list[str]]:
+def pasted_query(text: str, redirect_uri: str) -> dict[str, list[str]]:
     """The query of a redirect URL pasted back by a person on a remote terminal.
 
-    A bare code (no ``?`` and no ``state``) yields an empty query, which :func:`judge` ignores: the state is
-    never invented for the user (checklist item 7, openclaw#16058).
+    The URL must point at our listener: the same scheme, host, port and path as ``redirect_uri``. Anything else,
+    and a bare code (no ``?`` and no ``state``), yields an empty query, which :func:`judge` ignores: the state is
+    never invented for the person, and a URL meant for another program is never taken for ours.
     """
     text = text.strip()
     if "?" not in text:
         return {}
     try:
-        return parse_query(urlsplit(text).query)
+        pasted, ours = urlsplit(text), urlsplit(redirect_uri)
+        same = (pasted.scheme, pasted.hostname, pasted.port, pasted.path) == (
+            ours.scheme,
+            ours.hostname,
+            ours.port,
+            ours.path,
+        )
+        return parse_query(pasted.query) if same else {}
     except ValueError:
         return {}

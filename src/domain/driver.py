@@ -5,82 +5,41 @@ It is the only place where the machine meets the outside world, and it is small 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
-import attrs
-
-from .callback import Verdict, judge
+from .callback import Verdict, judge, pasted_query
+from .client import ClientConfig
 from .errors import AuthError
-from .machine import (
+from .flow import (
     AwaitCallback,
     CallbackAccepted,
     CallbackErrored,
     CallbackTimedOut,
-    ClientConfig,
-    DeviceAuthorization,
     Effect,
     Event,
     HttpAnswered,
     HttpFailed,
     Idle,
-    Note,
     OpenBrowser,
+    Remark,
     SendHttp,
     ShowDeviceCode,
+    SignedIn,
     State,
     Wait,
     Waited,
-    step,
 )
-from .ports import CallbackListener
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from .service import Ports
-
-# ---------------------------------------------------------------------------------------------- notices
-
-
-@attrs.frozen
-class BrowserOpening:
-    """About to send the browser to ``endpoint`` (the authorization endpoint without its query)."""
-
-    endpoint: str
-    url: str = attrs.field(repr=False)
-
-
-@attrs.frozen
-class BrowserUnavailable:
-    """No browser could be opened: the person must open ``url`` by hand."""
-
-    url: str = attrs.field(repr=False)
-
-
-@attrs.frozen
-class WaitingForCallback:
-    redirect_uri: str
-
-
-@attrs.frozen
-class CallbackIgnored:
-    reason: str
-
-
-@attrs.frozen
-class DeviceCodeIssued:
-    device: DeviceAuthorization
-
-
-@attrs.frozen
-class Remark:
-    message: str
-
-
-Notice = BrowserOpening | BrowserUnavailable | WaitingForCallback | CallbackIgnored | DeviceCodeIssued | Remark
-Notify = Callable[[Notice], None]
-
-
-# ---------------------------------------------------------------------------------------------- execution
+from .machine import step
+from .ports import (
+    BrowserOpening,
+    BrowserUnavailable,
+    CallbackIgnored,
+    CallbackListener,
+    DeviceCodeIssued,
+    Guard,
+    Ports,
+    WaitingForCallback,
+)
 
 
 def _verdict_event(verdict: Verdict, timeout: float) -> Event:
@@ -94,7 +53,8 @@ def _verdict_event(verdict: Verdict, timeout: float) -> Event:
 def _await_callback(effect: AwaitCallback, ports: Ports, listener: CallbackListener | None) -> Event:
     if listener is None:
         raise AuthError("Internal error: a browser sign-in ran without a callback listener")
-    ports.notify(WaitingForCallback(listener.redirect_uri))
+    uri = listener.redirect_uri
+    ports.notify(WaitingForCallback(uri, effect.timeout, lambda text: listener.submit(pasted_query(text, uri))))
 
     def judged(query: Mapping[str, list[str]]) -> Verdict:
         verdict = judge(effect.flow.state, query)
@@ -105,11 +65,14 @@ def _await_callback(effect: AwaitCallback, ports: Ports, listener: CallbackListe
     return _verdict_event(listener.wait(judged, effect.timeout), effect.timeout)
 
 
-def _send(effect: SendHttp, ports: Ports) -> Event:
+def _send(effect: SendHttp, ports: Ports, secrets: tuple[str, ...], guard: Guard | None) -> Event:
+    if effect.spends and guard is not None:
+        guard.arm()
     try:
-        return HttpAnswered(ports.http.send(effect.request))
+        response = ports.http.send(effect.request)
     except AuthError as exc:
-        return HttpFailed(exc)
+        return HttpFailed(exc, sent=bool(getattr(exc, "sent", True)))
+    return HttpAnswered(response, (*effect.request.secrets(), *secrets))
 
 
 def _open_browser(effect: OpenBrowser, ports: Ports) -> None:
@@ -118,7 +81,22 @@ def _open_browser(effect: OpenBrowser, ports: Ports) -> None:
         ports.notify(BrowserUnavailable(effect.url))
 
 
-def execute(effect: Effect, ports: Ports, listener: CallbackListener | None = None) -> Event | None:
+def _wait(effect: Wait, ports: Ports) -> Event:
+    seconds = effect.seconds
+    if effect.jitter:
+        # "Equal jitter": between half and all of the delay, so retries of many clients spread out.
+        seconds *= 0.5 + int.from_bytes(ports.entropy(2), "big") / 2**17
+    ports.clock.sleep(seconds)
+    return Waited()
+
+
+def execute(
+    effect: Effect,
+    ports: Ports,
+    listener: CallbackListener | None = None,
+    secrets: tuple[str, ...] = (),
+    guard: Guard | None = None,
+) -> Event | None:
     """Perform one effect; return the event it produced, if any."""
     match effect:
         case OpenBrowser():
@@ -126,14 +104,13 @@ def execute(effect: Effect, ports: Ports, listener: CallbackListener | None = No
         case AwaitCallback():
             return _await_callback(effect, ports, listener)
         case SendHttp():
-            return _send(effect, ports)
+            return _send(effect, ports, secrets, guard)
         case ShowDeviceCode():
             ports.notify(DeviceCodeIssued(effect.device))
         case Wait():
-            ports.clock.sleep(effect.seconds)
-            return Waited()
-        case Note():
-            ports.notify(Remark(effect.message))
+            return _wait(effect, ports)
+        case Remark():
+            ports.notify(effect)
     return None
 
 
@@ -142,15 +119,25 @@ def run(
     ports: Ports,
     event: Event,
     listener: CallbackListener | None = None,
-    state: State | None = None,
+    secrets: tuple[str, ...] = (),
+    guard: Guard | None = None,
 ) -> State:
-    """Run the machine from ``state`` (``Idle`` by default) on ``event`` until no effect yields an event."""
-    current: State = state if state is not None else Idle()
+    """Run the machine from ``Idle`` on ``event`` until no effect yields an event.
+
+    Args:
+        secrets: secrets the caller holds, redacted (with each request's own) from any text a server sends back.
+        guard: armed while a spending request is out; disarmed again when its answer brought no tokens (tokens
+            must first be saved by the caller, who then leaves the guard's context).
+    """
+    current: State = Idle()
     pending: list[Event] = [event]
     while pending:
-        current, effects = step(config, current, pending.pop(0), ports.clock.now())
+        event = pending.pop(0)
+        current, effects = step(config, current, event, ports.clock.now())
+        if guard is not None and isinstance(event, HttpAnswered | HttpFailed) and not isinstance(current, SignedIn):
+            guard.disarm()
         for effect in effects:
-            produced = execute(effect, ports, listener)
+            produced = execute(effect, ports, listener, secrets, guard)
             if produced is not None:
                 pending.append(produced)
     return current

@@ -5,7 +5,11 @@ and an ``exit_code`` for the CLI. No error ever carries a secret: upstream text 
 :func:`hyperframes_auth.domain.redact.scrub_body`, and our own messages never interpolate tokens, codes,
 verifiers or keys.
 
-The codes and wording of the first six follow the TypeScript CLI (reference §6) so both tools read alike.
+The codes and wording of ``NOT_CONFIGURED``, ``INVALID_STORE``, ``UNAUTHENTICATED``, ``API_ERROR``,
+``REFRESH_FAILED`` and ``LOGIN_EXPIRED`` are the TypeScript CLI's, so scripts written for either tool read both.
+Who is at fault shows in the class: :class:`UsageError` and :class:`ConfigError` are the caller's (exit 2),
+:class:`TransportError`, :class:`ApiError` and the OAuth errors come from the network or a server (exit 1),
+:class:`InvalidTransition` is a bug of ours.
 
 This module is imported on the CLI's hot path (`auth token`), so it uses nothing beyond builtins.
 """
@@ -82,18 +86,6 @@ class ApiError(AuthError):
         self.status = status
 
 
-class OAuthNotConfigured(AuthError):
-    """The OAuth client id resolved to nothing."""
-
-    code = "OAUTH_NOT_CONFIGURED"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "OAuth client is not configured",
-            "Set HYPERFRAMES_OAUTH_CLIENT_ID, or run `hyperframes auth login --api-key`.",
-        )
-
-
 class RefreshFailed(AuthError):
     """The refresh token was refused, or the token endpoint answered something unusable.
 
@@ -144,7 +136,7 @@ class LoginTimedOut(AuthError):
 
 
 class AuthorizationDenied(AuthError):
-    """The authorization server sent the user back with an error (RFC 6749 §4.1.2.1).
+    """The authorization server sent the person back with an error (RFC 6749 §4.1.2.1).
 
     Attributes:
         oauth_error: the server's ``error`` code, e.g. ``access_denied``.
@@ -186,28 +178,6 @@ class DeviceAuthFailed(AuthError):
             "Run `hyperframes auth login --device` to start a new code.",
         )
         self.oauth_error = oauth_error
-
-
-class OAuthError(AuthError):
-    """An RFC 6749 §5.2 error response that no more specific error covers (unknown codes included).
-
-    Attributes:
-        oauth_error, description, uri: the response's ``error``, ``error_description`` and ``error_uri``
-            (scrubbed; never opened, never trusted as markup).
-        status: the HTTP status it came with.
-    """
-
-    code = "OAUTH_ERROR"
-
-    def __init__(self, status: int, oauth_error: str, description: str | None, uri: str | None) -> None:
-        super().__init__(
-            _with_detail(f"The authorization server answered {oauth_error} ({status})", description),
-            "Run `hyperframes auth login` again; if it persists, the server may be misconfigured.",
-        )
-        self.status = status
-        self.oauth_error = oauth_error
-        self.description = description
-        self.uri = uri
 
 
 class TransportError(AuthError):
@@ -296,26 +266,74 @@ class KeyUnavailable(AuthError):
 
 
 class InteractionRequired(AuthError):
-    """A sign-in is needed, but the caller did not allow opening a browser or prompting."""
+    """A sign-in is needed, but nobody may be asked: the caller did not allow it, or this is CI."""
 
     code = "INTERACTION_REQUIRED"
 
-    def __init__(self, detail: str = "No usable HeyGen credential") -> None:
+    def __init__(self, detail: str = "No usable HeyGen credential", *, message: str | None = None) -> None:
         super().__init__(
-            f"{detail}, and this caller may not start an interactive sign-in",
-            "Run `hyperframes auth login` in a terminal (or set HEYGEN_API_KEY), then try again.",
+            message or f"{detail}, and this caller may not start an interactive sign-in",
+            "Run `hyperframes auth login` in a terminal, or set HEYGEN_API_KEY (or HEYGEN_ACCESS_TOKEN).",
         )
 
 
 class InvalidTransition(AuthError):
-    """The sign-in state machine was given an event its current state has no transition for.
+    """The sign-in state machine was given an event its current state has no transition for, or a handler led
+    somewhere its row of the table does not allow.
 
     This is a programming error on our side (or a misbehaving adapter); the state is left unchanged.
     """
 
     code = "INVALID_TRANSITION"
 
-    def __init__(self, state: str, event: str) -> None:
-        super().__init__(f"Internal error: no transition from {state} on {event}", None)
+    def __init__(self, state: str, event: str, target: str | None = None) -> None:
+        where = f"{state} on {event}" + (f" to {target}" if target else "")
+        super().__init__(f"Internal error: no transition from {where}", None)
         self.state = state
         self.event = event
+        self.target = target
+
+
+class LoginExpired(AuthError):
+    """The stored OAuth sign-in has expired and there is no refresh token (and no API key) to fall back on."""
+
+    code = "LOGIN_EXPIRED"
+
+    def __init__(self) -> None:
+        super().__init__("Your HeyGen login expired", "Run `hyperframes auth login` to sign in again.")
+
+
+class InvalidTokenResponse(AuthError):
+    """The token endpoint answered 2xx with something that is not a usable token response (RFC 6749 §5.1)."""
+
+    code = "INVALID_TOKEN_RESPONSE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"The authorization server's token response cannot be used: {detail}",
+            "Try again; if it keeps happening, the server or a proxy in between is misbehaving.",
+        )
+        self.detail = detail
+
+
+class ServerUnavailable(ApiError):
+    """The server said it could not act now (HTTP 429 or 5xx, or ``temporarily_unavailable``): nothing was lost."""
+
+    code = "SERVER_UNAVAILABLE"
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(
+            status,
+            detail,
+            "This is on the server's side and your sign-in is unaffected: try again in a few minutes.",
+        )
+
+
+class Aborted(AuthError):
+    """The person interrupted the command (Ctrl-C, SIGTERM, SIGHUP)."""
+
+    code = "ABORTED"
+    exit_code = 130
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__("Aborted.", detail)

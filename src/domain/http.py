@@ -1,85 +1,68 @@
 """Our own HTTP request and response values: what crosses the ``HttpTransport`` port.
 
-No library types cross a port (the gidgethub shape): the domain builds requests down to the body bytes, so every
-transport sends exactly the same thing, and parses responses from ``(status, headers, body)``.
-
-Plain classes rather than attrs because ``auth status`` builds one on its hot path.
+No library types cross a port: the domain builds requests down to the body bytes, so every transport sends exactly
+the same thing, and reads responses from ``(status, headers, body)``.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
-from .credentials import _Value
+import attrs
 
 DEFAULT_TIMEOUT = 15.0
 TOKEN_BODY_LIMIT = 1024 * 1024
+CREDENTIAL_HEADERS = ("authorization", "x-api-key")
+SECRET_FORM_FIELDS = frozenset({"code", "code_verifier", "refresh_token", "token", "device_code", "client_secret"})
 
 
-class HttpRequest(_Value):
+def _lower_keys(headers: dict[str, str] | None) -> dict[str, str]:
+    return {k.lower(): v for k, v in (headers or {}).items()}
+
+
+@attrs.frozen
+class HttpRequest:
     """One HTTP request, fully built.
 
     Attributes:
         method, url: what to send where (the URL never carries a secret in its query).
         headers: header names in lower case.
         body: the encoded body, or ``None``.
-        timeout: seconds allowed for connect and for each read.
+        timeout: the whole request's deadline in seconds: connect, TLS, sending, headers and body together,
+            redirects included.
         follow_redirects: ``False`` for token, revocation and device endpoints (a 307 would replay a refresh
-            token, RFC 9700 §4.12); resource requests may follow same-origin redirects.
+            token, RFC 9700 §4.12); resource requests may follow redirects, credentials only to the same origin.
         max_bytes: the largest body the transport may read before giving up.
     """
 
-    __slots__ = ("body", "follow_redirects", "headers", "max_bytes", "method", "timeout", "url")
-    _secret = ("headers", "body")
-
     method: str
     url: str
-    headers: dict[str, str]
-    body: bytes | None
-    timeout: float
-    follow_redirects: bool
-    max_bytes: int
-
-    def __init__(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str] | None = None,
-        body: bytes | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        follow_redirects: bool = False,
-        max_bytes: int = TOKEN_BODY_LIMIT,
-    ) -> None:
-        self._set(
-            method=method,
-            url=url,
-            headers={k.lower(): v for k, v in (headers or {}).items()},
-            body=body,
-            timeout=timeout,
-            follow_redirects=follow_redirects,
-            max_bytes=max_bytes,
-        )
+    headers: dict[str, str] = attrs.field(factory=dict, converter=_lower_keys, repr=False)
+    body: bytes | None = attrs.field(default=None, repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    follow_redirects: bool = False
+    max_bytes: int = TOKEN_BODY_LIMIT
 
     def form(self) -> dict[str, str]:
-        """The form fields of a form-encoded body (for fakes and tests)."""
-        from urllib.parse import parse_qsl
-
+        """The form fields of a form-encoded body."""
         return dict(parse_qsl((self.body or b"").decode("ascii"), keep_blank_values=True))
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret this request carries (credential headers, secret form fields), for redaction by value."""
+        found = [self.headers[name].split(" ", 1)[-1] for name in CREDENTIAL_HEADERS if name in self.headers]
+        if self.body and self.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            found += [value for name, value in self.form().items() if name in SECRET_FORM_FIELDS]
+        return tuple(value for value in found if value)
 
-class HttpResponse(_Value):
+
+@attrs.frozen
+class HttpResponse:
     """One HTTP response: status, lower-cased headers, the body bytes, and the final URL."""
 
-    __slots__ = ("body", "headers", "status", "url")
-    _secret = ("body",)
-
     status: int
-    headers: dict[str, str]
-    body: bytes
-    url: str
-
-    def __init__(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"", url: str = "") -> None:
-        self._set(status=status, headers={k.lower(): v for k, v in (headers or {}).items()}, body=body, url=url)
+    headers: dict[str, str] = attrs.field(factory=dict, converter=_lower_keys)
+    body: bytes = attrs.field(default=b"", repr=False)
+    url: str = ""
 
     @property
     def ok(self) -> bool:

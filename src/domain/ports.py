@@ -1,19 +1,26 @@
-"""The ports: everything the domain needs from the outside world, as protocols and callable aliases.
+"""The ports: everything the core needs from the outside world, bundled in :class:`Ports`, and the notices it
+sends to whoever shows progress to a person.
 
-Adapters in ``hyperframes_auth.adapters`` implement them with real technology; ``tests/fakes.py`` implements
-them in memory; the same contract suites (``tests/contract/test_port_*.py``) run on both.
+Adapters in ``hyperframes_auth.adapters`` implement the ports with real technology and ``entrypoints/bootstrap.py``
+wires them; ``tests/fakes.py`` implements them in memory; the same contract suites (``tests/contract/test_port_*``)
+run on both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Protocol
 
+import attrs
+
+from .api import UserInfo
 from .callback import Verdict
 from .credentials import CredentialsDocument
+from .flow import DeviceAuthorization, Remark
 from .http import HttpRequest, HttpResponse
+from .pkce import Entropy
 
 
 class Clock(Protocol):
@@ -27,8 +34,9 @@ class Clock(Protocol):
 class HttpTransport(Protocol):
     """Port: sends one request and returns the response.
 
-    Implementations enforce ``request.timeout``, ``request.max_bytes`` and ``request.follow_redirects`` (with
-    ``Authorization`` kept only on same-origin hops), and raise only :class:`TransportError`.
+    Implementations enforce ``request.timeout`` (one deadline for the whole request), ``request.max_bytes`` and
+    ``request.follow_redirects`` (credential headers only to the same origin), and raise only ``TransportError``
+    (whose ``sent`` says whether the request may have reached the server).
     """
 
     def send(self, request: HttpRequest) -> HttpResponse: ...
@@ -44,15 +52,18 @@ CallbackJudge = Callable[[Mapping[str, list[str]]], Verdict]
 class CallbackListener(Protocol):
     """Port: a loopback endpoint that catches the authorization redirect.
 
-    The redirect URI is fixed when the listener is opened and never changes. ``wait`` returns the first
-    verdict that ends the flow (accepted or errored), or a ``timeout`` verdict; ignored callbacks get an
-    error page and the wait goes on. ``close`` is idempotent.
+    The redirect URI is fixed when the listener is opened and never changes. ``wait`` returns the first verdict
+    that ends the flow (accepted or errored), or a ``timeout`` verdict; ignored callbacks get an error page and the
+    wait goes on. ``submit`` judges a query that arrived another way (a redirect URL pasted at the terminal).
+    ``close`` is idempotent.
     """
 
     @property
     def redirect_uri(self) -> str: ...
 
     def wait(self, judge: CallbackJudge, timeout: float) -> Verdict: ...
+
+    def submit(self, query: dict[str, list[str]]) -> Verdict: ...
 
     def finish(self, ok: bool, message: str | None = None) -> None:
         """Tell the browser how the sign-in ended (the page after the redirect shows it)."""
@@ -64,11 +75,20 @@ ListenerFactory = Callable[[], CallbackListener]
 """Port: open a listener (bind a port) when a browser sign-in starts, never before."""
 
 
+class PendingWrite(Protocol):
+    """A write whose room is already reserved: ``commit`` makes ``doc`` durable in as few steps as possible."""
+
+    def commit(self, doc: CredentialsDocument) -> None: ...
+
+
 class CredentialStore(Protocol):
     """Port: where the credentials document lives.
 
-    ``read`` and ``write`` are each atomic; a read-modify-write holds ``lock()``, an exclusive lock shared
-    with every other process using the same store, acquired within a bounded wait (else ``StoreLocked``).
+    ``read`` and ``write`` are each atomic; a read-modify-write holds ``lock()``, an exclusive lock shared with
+    every other process using the same store, acquired within a bounded wait (else ``StoreLocked``). Before a
+    server-side change whose result must be saved (a refresh, a code exchange), ``reserve()`` (under the lock)
+    checks that the write can happen and sets aside the room for it, so a full disk or a read-only directory is
+    found before anything is spent.
     """
 
     @property
@@ -89,3 +109,95 @@ class CredentialStore(Protocol):
         """Move an unreadable store aside (``<name>.corrupt-<timestamp>``, 0600); return its new path."""
 
     def lock(self) -> AbstractContextManager[None]: ...
+
+    def reserve(self) -> AbstractContextManager[PendingWrite]: ...
+
+
+class Guard(Protocol):
+    """Defers interruptions while armed: a server-side change (a spent refresh token, an exchanged code) must be
+    saved before the process may stop."""
+
+    def arm(self) -> None:
+        """From now on, Ctrl-C, SIGTERM and SIGHUP are held back (a second Ctrl-C may still abandon)."""
+
+    def disarm(self) -> None:
+        """Deliver any interruption held back, now."""
+
+
+Shield = Callable[[], AbstractContextManager[Guard]]
+"""Port: a guard for one operation; leaving its context disarms it."""
+
+ReadUser = Callable[[object], UserInfo]
+"""Port: read a ``/v3/users/me`` JSON payload into a profile (the lenient rules live at the JSON edge)."""
+
+
+# ---------------------------------------------------------------------------------------------- notices
+
+
+@attrs.frozen
+class BrowserOpening:
+    """About to send the browser to ``endpoint`` (the authorization endpoint without its query)."""
+
+    endpoint: str
+    url: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class BrowserUnavailable:
+    """No browser could be opened: the person must open ``url`` by hand (or paste the redirect back)."""
+
+    url: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class WaitingForCallback:
+    """The listener is up; ``submit`` takes a redirect URL pasted at the terminal (judged like a callback)."""
+
+    redirect_uri: str
+    timeout: float
+    submit: Callable[[str], Verdict] = attrs.field(repr=False, eq=False)
+
+
+@attrs.frozen
+class CallbackIgnored:
+    reason: str
+
+
+@attrs.frozen
+class DeviceCodeIssued:
+    device: DeviceAuthorization
+
+
+Notice = BrowserOpening | BrowserUnavailable | WaitingForCallback | CallbackIgnored | DeviceCodeIssued | Remark
+Notify = Callable[[Notice], None]
+
+
+def _ignore(_notice: Notice) -> None:
+    """A ``Notify`` for callers that show nothing."""
+
+
+class _NoGuard:
+    def arm(self) -> None:
+        """Nothing to hold back: no signals are handled here."""
+
+    def disarm(self) -> None:
+        """Nothing was held back."""
+
+
+def _no_shield() -> AbstractContextManager[Guard]:
+    return nullcontext(_NoGuard())
+
+
+@attrs.frozen(kw_only=True)
+class Ports:
+    """Everything the core talks to, bundled by the composition root (``entrypoints/bootstrap.py``)."""
+
+    clock: Clock
+    http: HttpTransport
+    browser: Browser
+    listen: ListenerFactory
+    store: CredentialStore
+    entropy: Entropy
+    read_user: ReadUser
+    notify: Notify = _ignore
+    shield: Shield = _no_shield

@@ -1,18 +1,19 @@
 """Keeping secrets out of messages, and terminals safe from server-supplied text.
 
-``scrub_body`` is applied to every upstream body before it can reach an error message: it cuts the text to
-500 characters, then replaces, in this order (reference §6 "Scrubbing"):
+``scrub_body`` is applied to every upstream body before it can reach an error message. It cuts the text to
+``BODY_LIMIT`` characters, then:
 
-1. inline keys (``hg_…``, ``sk_…``),
-2. ``authorization`` / ``x-api-key`` header lines, whole value included,
-3. JWTs,
-4. form fields named like secrets (``refresh_token=…``, ``code=…``),
-5. JSON fields named like secrets (``"access_token": "…"``).
+1. replaces, by value, every secret the caller knows the text could echo (the request's token, code, verifier,
+   API key; the flow's state), in its raw, URL-encoded and JSON-escaped spellings;
+2. replaces, by pattern, whatever looks like a credential (:data:`PATTERNS`, applied in that order): inline keys
+   (``hg_…``, ``sk_…``), ``authorization`` / ``x-api-key`` header lines, JWTs, ``Bearer`` values, form fields and
+   JSON fields named like secrets. Word boundaries keep ``grant_type=refresh_token`` and ``error_code=42``.
 
-Word boundaries keep ``grant_type=refresh_token`` and ``error_code=42`` intact.
-
-``neutralize`` makes server-controlled text (error descriptions, user codes) inert on a terminal: C0/C1
-controls, DEL and bidi overrides are shown as ``\\xNN`` escapes, so ANSI/OSC sequences cannot run.
+``neutralize`` makes server-controlled text (error descriptions, identity fields, device codes and URIs, trace
+lines) inert on a terminal: every control character (C0, DEL, C1), format character (bidi marks and overrides,
+zero-width characters), lone surrogate (which Python would write to a terminal as a raw byte, a C1 control among
+them), private-use or unassigned code point, and line or paragraph separator is shown as a ``\\x``/``\\u``
+escape, so no ANSI/OSC sequence can run and no text can be reordered.
 """
 
 from __future__ import annotations
@@ -20,49 +21,97 @@ from __future__ import annotations
 import re
 
 BODY_LIMIT = 500
+MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
+REDACTED = "<redacted>"
 
 _SECRET_FIELDS = r"(?:access_token|refresh_token|code_verifier|client_secret|id_token|device_code|token|code)"  # noqa: S105
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
+PATTERNS = (
+    "inline_key",
+    "header_line",
+    "jwt",
+    "bearer",
+    "form_field",
+    "json_field",
+)
+"""The redaction patterns, in the order :func:`scrub` applies them."""
+
+_COMPILED: dict[str, re.Pattern[str]] = {}
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def _pattern(name: str) -> re.Pattern[str]:
     """Compile the patterns on first use: ``auth token`` imports this module but never scrubs anything."""
-    if not _PATTERNS:
-        _PATTERNS.update(
+    if not _COMPILED:
+        _COMPILED.update(
             inline_key=re.compile(r"\b(hg|sk)_[A-Za-z0-9_-]{4,}"),
             header_line=re.compile(r"(?i)\b(authorization|x-api-key)[ \t]*[:=][ \t]*[^\r\n]*"),
             jwt=re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),
+            bearer=re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
             form_field=re.compile(rf"(?i)(?<![\w-])({_SECRET_FIELDS})=[^&\s\"']+"),
             json_field=re.compile(rf"(?i)\"({_SECRET_FIELDS})\"\s*:\s*\"(?:[^\"\\]|\\.)*\""),
-            bearer=re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"),
-            # C0 controls, DEL, C1 controls, and the Unicode bidi controls (U+202A-U+202E, U+2066-U+2069).
-            unsafe=re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"),
         )
-    return _PATTERNS[name]
+    return _COMPILED[name]
 
 
-def scrub(text: str) -> str:
-    """Return ``text`` with anything that looks like a credential replaced by a ``<redacted>`` marker."""
-    text = _pattern("inline_key").sub(lambda m: f"{m.group(1)}_<redacted>", text)
-    text = _pattern("header_line").sub(lambda m: f"{m.group(1)}: <redacted>", text)
-    text = _pattern("jwt").sub("<jwt-redacted>", text)
-    text = _pattern("bearer").sub("Bearer <redacted>", text)
-    text = _pattern("form_field").sub(lambda m: f"{m.group(1)}=<redacted>", text)
-    return _pattern("json_field").sub(lambda m: f'"{m.group(1)}":"<redacted>"', text)
+_REPLACEMENTS = {
+    "inline_key": lambda m: f"{m.group(1)}_{REDACTED}",
+    "header_line": lambda m: f"{m.group(1)}: {REDACTED}",
+    "jwt": lambda _m: "<jwt-redacted>",
+    "bearer": lambda _m: f"Bearer {REDACTED}",
+    "form_field": lambda m: f"{m.group(1)}={REDACTED}",
+    "json_field": lambda m: f'"{m.group(1)}":"{REDACTED}"',
+}
 
 
-def scrub_body(body: bytes | str, limit: int = BODY_LIMIT) -> str:
-    """Cut an upstream body to ``limit`` characters, decode it leniently, and scrub it."""
+def _spellings(secret: str) -> set[str]:
+    """The ways a server could echo ``secret``: as is, URL-encoded (form or path style), JSON-escaped."""
+    import json
+    from urllib.parse import quote, quote_plus
+
+    return {secret, quote_plus(secret), quote(secret, safe=""), json.dumps(secret)[1:-1]}
+
+
+def redact_values(text: str, secrets: tuple[str, ...] | list[str]) -> str:
+    """Replace every occurrence of each secret (in any spelling) by ``<redacted>``, longest first."""
+    spellings = {s for secret in secrets if len(secret) >= MIN_SECRET_LENGTH for s in _spellings(secret)}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        text = text.replace(spelling, REDACTED)
+    return text
+
+
+def scrub(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
+    """Return ``text`` with the given secrets, and anything that looks like a credential, redacted."""
+    text = redact_values(text, secrets)
+    for name in PATTERNS:
+        text = _pattern(name).sub(_REPLACEMENTS[name], text)
+    return text
+
+
+def scrub_body(body: bytes | str, limit: int = BODY_LIMIT, secrets: tuple[str, ...] | list[str] = ()) -> str:
+    """Decode an upstream body leniently, redact the secrets it could echo, cut it, and scrub it."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    return scrub(text[:limit].strip())
+    # Redact by value before cutting, so a secret that straddles the cut cannot survive as a fragment.
+    return scrub(redact_values(text[: limit * 4], secrets)[:limit].strip())
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def neutralize(text: str) -> str:
-    r"""Make server-supplied text safe to print: every control or bidi character becomes ``\xNN``/``\uNNNN``."""
-    return _pattern("unsafe").sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    r"""Make server-supplied text safe to print: unsafe code points become ``\xNN`` / ``\uNNNN`` escapes."""
+    import unicodedata
+
+    category = unicodedata.category
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_escape(ch) if category(ch) in _UNSAFE_CATEGORIES else ch for ch in text)
 
 
 def has_control_chars(value: str) -> bool:
-    """True when ``value`` holds a C0 control or DEL (what the reference rejects in tokens and keys)."""
+    """True when ``value`` holds a C0 control or DEL (what a header or a stored key must never contain)."""
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)

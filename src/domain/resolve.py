@@ -1,19 +1,24 @@
-"""Which credential is in effect (reference §3.4).
+"""Which credential is in effect.
 
 Precedence, first non-empty wins:
 
-1. ``HEYGEN_API_KEY`` (source ``env``), 2. ``HYPERFRAMES_API_KEY`` (``env_alias``), 3. the credentials file:
-   a fresh OAuth credential beats a stored API key; an OAuth credential within ``leeway`` (60 s) of expiry is
-   *stale*: usable after a refresh when it has a refresh token (``refreshable``), skipped otherwise.
+1. ``HEYGEN_API_KEY`` (source ``env``), 2. ``HYPERFRAMES_API_KEY`` (``env_alias``), 3. ``HEYGEN_ACCESS_TOKEN``
+   (``env_oauth``: an OAuth access token handed over by a host application, used as given, never refreshed or
+   saved), 4. the credentials file: a fresh OAuth credential beats a stored API key; an OAuth credential within
+   the leeway of its expiry is *stale*, usable after a refresh when it has a refresh token (``refreshable``);
+   an expired one without a refresh token falls through to the stored API key, and with no key it is
+   ``LOGIN_EXPIRED``.
 
 Environment values come in as data (a mapping); ``now`` comes in as an argument.
 """
 
 from __future__ import annotations
 
-from .credentials import CredentialsDocument, OAuthTokens, _Value
-from .errors import InvalidStore, NotConfigured
-from .redact import has_control_chars
+import attrs
+
+from .checks import api_key_problem, is_access_token
+from .credentials import DEFAULT_LEEWAY, CredentialsDocument, OAuthTokens
+from .errors import InvalidStore, LoginExpired, NotConfigured
 
 TYPE_CHECKING = False  # `typing` costs start-up time on the CLI's hot path; type checkers know this name
 if TYPE_CHECKING:
@@ -21,21 +26,18 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 ENV_KEYS = (("HEYGEN_API_KEY", "env"), ("HYPERFRAMES_API_KEY", "env_alias"))
-STALE_LEEWAY = 60.0
+ENV_TOKEN = ("HEYGEN_ACCESS_TOKEN", "env_oauth")
+ENV_SOURCES = {source: name for name, source in (*ENV_KEYS, ENV_TOKEN)}
+"""Source label -> the variable it came from."""
 
 
-class ApiKeyCredential(_Value):
+@attrs.frozen
+class ApiKeyCredential:
     """A long-lived API key, sent as ``x-api-key``; never refreshed, never retried on 401."""
 
-    __slots__ = ("key", "source")
-    _secret = ("key",)
-    kind = "api_key"
-
-    key: str
+    key: str = attrs.field(repr=False)
     source: str
-
-    def __init__(self, key: str, source: str) -> None:
-        self._set(key=key, source=source)
+    kind = "api_key"
 
     @property
     def secret(self) -> str:
@@ -43,51 +45,57 @@ class ApiKeyCredential(_Value):
 
     @property
     def from_env(self) -> bool:
-        return self.source in ("env", "env_alias")
+        return self.source in ENV_SOURCES
 
 
-class OAuthCredential(_Value):
+@attrs.frozen
+class OAuthCredential:
     """An OAuth access token as resolved: the stored tokens, where they came from, and whether they are stale.
 
     Attributes:
-        tokens: the stored OAuth block.
-        source: ``file_json`` (OAuth is only ever stored as JSON).
+        tokens: the OAuth block.
+        source: ``file_json``, or ``env_oauth`` for ``HEYGEN_ACCESS_TOKEN``.
         stale: the access token expires within the leeway (or has expired).
         refreshable: stale and a refresh token is at hand.
     """
 
-    __slots__ = ("refreshable", "source", "stale", "tokens")
-    kind = "oauth"
-    from_env = False
-
     tokens: OAuthTokens
     source: str
-    stale: bool
-    refreshable: bool
-
-    def __init__(self, tokens: OAuthTokens, source: str, stale: bool, refreshable: bool) -> None:
-        self._set(tokens=tokens, source=source, stale=stale, refreshable=refreshable)
+    stale: bool = False
+    refreshable: bool = False
+    kind = "oauth"
 
     @property
     def secret(self) -> str:
         return self.tokens.access_token
 
+    @property
+    def from_env(self) -> bool:
+        return self.source in ENV_SOURCES
+
 
 Credential = ApiKeyCredential | OAuthCredential
 
 
-def env_key(env: Mapping[str, str]) -> ApiKeyCredential | None:
-    """The API key from the environment, if one is set.
+def env_credential(env: Mapping[str, str]) -> Credential | None:
+    """The credential the environment sets, if any (the API keys first, then ``HEYGEN_ACCESS_TOKEN``).
 
     Raises:
-        InvalidStore: the variable holds control characters (they would inject headers).
+        InvalidStore: the variable holds something that cannot be sent in a header.
     """
     for name, source in ENV_KEYS:
         value = env.get(name, "")
         if value:
-            if has_control_chars(value):
-                raise InvalidStore(f"{name} contains control characters", f"Fix or unset {name}.")
+            problem = api_key_problem(value)
+            if problem is not None:
+                raise InvalidStore(f"{name} {problem}", f"Fix or unset {name}.")
             return ApiKeyCredential(value, source)
+    name, source = ENV_TOKEN
+    value = env.get(name, "")
+    if value:
+        if not is_access_token(value):
+            raise InvalidStore(f"{name} must be an access token of visible ASCII characters", f"Fix or unset {name}.")
+        return OAuthCredential(OAuthTokens(value), source)
     return None
 
 
@@ -95,15 +103,16 @@ def resolve(
     env: Mapping[str, str],
     doc: CredentialsDocument,
     now: datetime,
-    leeway: float = STALE_LEEWAY,
+    leeway: float = DEFAULT_LEEWAY,
 ) -> Credential:
     """Pick the credential in effect.
 
     Raises:
         NotConfigured: nothing usable anywhere.
-        InvalidStore: an env key with control characters.
+        LoginExpired: only an expired OAuth sign-in without a refresh token is stored.
+        InvalidStore: an environment variable that cannot be used.
     """
-    from_env = env_key(env)
+    from_env = env_credential(env)
     if from_env is not None:
         return from_env
     if doc.oauth is not None:
@@ -113,4 +122,9 @@ def resolve(
             return OAuthCredential(doc.oauth, doc.source, stale, stale and has_rt)
     if doc.api_key:
         return ApiKeyCredential(doc.api_key, doc.source)
+    if doc.oauth is not None and doc.oauth.is_expired(now):
+        raise LoginExpired
+    if doc.oauth is not None:
+        # Stale (within the leeway) but not yet expired, and nothing to refresh it with: use it while it lasts.
+        return OAuthCredential(doc.oauth, doc.source, stale=True, refreshable=False)
     raise NotConfigured

@@ -1,136 +1,81 @@
-"""The use cases: sign in (browser, device, API key), keep signed in (refresh, 401 retry), sign out.
+"""The use cases: sign in (browser, device, API key), stay signed in (refresh, 401 retry), sign out.
 
-Everything here talks to the world only through :class:`Ports`; the CLI and the programmatic facade are thin
-layers over :class:`AuthService`, so no behaviour lives only in one of them.
+Everything here talks to the world only through :class:`~.ports.Ports`; the CLI and the programmatic facade are
+thin layers over :class:`AuthService`, so no behaviour lives only in one of them.
 
-Cross-process single-flight refresh (RFC 9700 §4.14.2, checklist item 19): a refresh takes the store's
-exclusive lock, re-reads the store, and skips the request when another process has already replaced the access
-token it found stale. With rotation on, a second process that spent the old refresh token would make the server
-revoke the whole grant; the lock makes sure only one process spends it.
+Two promises shape this module (``docs/SECURITY.md``):
+
+* A refresh is a transaction. It takes the store's exclusive lock, re-reads the store, and skips the request when
+  another process already replaced the access token it found stale, so a rotating refresh token is spent once
+  (RFC 9700 §4.14.2). Before spending it, the write is prepared (``store.reserve()``: the directory is writable,
+  the room is set aside), so a full disk or a read-only directory fails the command with nothing spent; from the
+  request until the new tokens are durable, interruptions are deferred (``ports.shield``). A code exchange and a
+  device grant follow the same discipline, and a sign-out revokes under the lock.
+* Every operation has a deadline (``ClientConfig.deadline``): each request's time limit is cut to what is left.
 """
 
 from __future__ import annotations
 
-from .api import RESOURCE_TIMEOUT, UserInfo, check_userinfo, userinfo_request
+from datetime import timedelta
+
+import attrs
+
+from .api import UserInfo, check_answer, userinfo_request
+from .checks import check_api_key
+from .client import ClientConfig
 from .credentials import (
+    DEFAULT_LEEWAY,
     CredentialsDocument,
     OAuthTokens,
-    _Value,
     with_api_key,
     with_login,
     with_refresh,
     with_user,
     without_oauth,
 )
-from .errors import (
-    AuthError,
-    CorruptStore,
-    InvalidApiKey,
-    InvalidStore,
-    NoRefreshToken,
-    RefreshFailed,
-    Unauthenticated,
+from .driver import run
+from .errors import AuthError, CorruptStore, InvalidStore, NoRefreshToken, RefreshFailed, Unauthenticated
+from .flow import (
+    Event,
+    Failed,
+    Remark,
+    Revoked,
+    SignedIn,
+    StartBrowserLogin,
+    StartDeviceLogin,
+    StartRefresh,
+    StartRevoke,
 )
-from .redact import has_control_chars, scrub_body
-from .resolve import STALE_LEEWAY, ApiKeyCredential, Credential, OAuthCredential, env_key, resolve
+from .messages import start_auth_code_flow
+from .resolve import ApiKeyCredential, Credential, OAuthCredential, env_credential, resolve
 
-TYPE_CHECKING = False  # `typing`, attrs and the state machine stay off the CLI's fast paths (imported lazily)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import datetime
 
-    from .driver import Notify
     from .http import HttpResponse
-    from .machine import ClientConfig, State
-    from .pkce import Entropy
-    from .ports import Browser, Clock, CredentialStore, HttpTransport, ListenerFactory
-
-MIN_API_KEY_LENGTH = 8
+    from .ports import CallbackListener, Guard, PendingWrite, Ports
 
 
-class Ports(_Value):
-    """Everything the core talks to, bundled by the composition root (``entrypoints/bootstrap.py``)."""
-
-    __slots__ = ("browser", "clock", "entropy", "http", "listen", "notify", "store")
-
-    clock: Clock
-    http: HttpTransport
-    browser: Browser
-    listen: ListenerFactory
-    store: CredentialStore
-    entropy: Entropy
-    notify: Notify
-
-    def __init__(
-        self,
-        *,
-        clock: Clock,
-        http: HttpTransport,
-        browser: Browser,
-        listen: ListenerFactory,
-        store: CredentialStore,
-        entropy: Entropy,
-        notify: Notify | None = None,
-    ) -> None:
-        self._set(
-            clock=clock,
-            http=http,
-            browser=browser,
-            listen=listen,
-            store=store,
-            entropy=entropy,
-            notify=notify or _ignore,
-        )
-
-
-def _ignore(_notice: object) -> None:
-    """A ``Notify`` for callers that show nothing."""
-
-
-class LoginResult(_Value):
+@attrs.frozen
+class LoginResult:
     """A finished sign-in: the profile when ``/v3/users/me`` answered, else the error it gave (not fatal)."""
 
-    __slots__ = ("identity_error", "user")
-
     user: UserInfo | None
-    identity_error: AuthError | None
-
-    def __init__(self, user: UserInfo | None, identity_error: AuthError | None = None) -> None:
-        self._set(user=user, identity_error=identity_error)
+    identity_error: AuthError | None = None
 
 
-class LogoutResult(_Value):
-    """What sign-out did: whether tokens were revoked, notes on revocations that failed, and the store."""
-
-    __slots__ = ("location", "notes", "revoked")
+@attrs.frozen
+class LogoutResult:
+    """What sign-out did: whether tokens were revoked, remarks on revocations that failed, and the store."""
 
     revoked: bool
-    notes: tuple[str, ...]
+    remarks: tuple[str, ...]
     location: str
 
-    def __init__(self, revoked: bool, notes: tuple[str, ...], location: str) -> None:
-        self._set(revoked=revoked, notes=notes, location=location)
 
-
-def check_api_key(key: str) -> str:
-    """Validate an API key the way the reference does, plus whitespace and non-ASCII (header injection).
-
-    Raises:
-        InvalidApiKey: empty, control characters, whitespace or non-ASCII, or shorter than 8 characters.
-    """
-    if not key:
-        raise InvalidApiKey("No API key provided.", "Pipe the key on stdin or type it at the prompt.")
-    if has_control_chars(key):
-        raise InvalidApiKey("API key must not contain newline or control characters.", "Check what you pasted.")
-    if not all("!" <= ch <= "~" for ch in key):
-        raise InvalidApiKey("API key must not contain spaces or non-ASCII characters.", "Check what you pasted.")
-    if len(key) < MIN_API_KEY_LENGTH:
-        raise InvalidApiKey(f"API key looks too short (got {len(key)} chars).", "Check what you pasted.")
-    return key
-
-
-def _outcome(state: State) -> OAuthTokens:
-    from .machine import Failed, SignedIn
-
+def _tokens_of(state: object) -> OAuthTokens:
     if isinstance(state, SignedIn):
         return state.tokens
     if isinstance(state, Failed):
@@ -138,82 +83,84 @@ def _outcome(state: State) -> OAuthTokens:
     raise AuthError(f"Internal error: the sign-in ended in {type(state).__name__}")
 
 
+def _fresh(tokens: OAuthTokens) -> OAuthCredential:
+    return OAuthCredential(tokens, "file_json")
+
+
 class AuthService:
     """Sign-in, refresh and sign-out over the ports.
 
     Args:
-        config: the OAuth client (endpoints, client id, scope, issuer, timeouts), or a function building it.
-        ports: clock, HTTP, browser, listener factory, store, entropy and a notice sink.
-        env: the environment mapping credential resolution reads (``HEYGEN_API_KEY``...).
-        userinfo_url: ``{HEYGEN_API_URL}/v3/users/me``.
+        config: the OAuth client (endpoints, client id, scope, issuer, time limits).
+        ports: clock, HTTP, browser, listener factory, store, entropy, notices, signal shield.
+        env: the environment credential resolution reads (``HEYGEN_API_KEY``...).
+        api_url: HeyGen's API base URL (``/v3/users/me`` lives there).
         leeway: seconds before expiry at which an access token counts as stale.
-        timeout: connect and read timeout of each ``/v3/users/me`` request.
     """
 
     def __init__(
         self,
-        config: ClientConfig | Callable[[], ClientConfig],
+        config: ClientConfig,
         ports: Ports,
         env: Mapping[str, str],
-        userinfo_url: str,
-        leeway: float = STALE_LEEWAY,
-        timeout: float = RESOURCE_TIMEOUT,
+        api_url: str,
+        leeway: float = DEFAULT_LEEWAY,
     ) -> None:
-        self._config = config
+        self.config = config
         self.ports = ports
         self.env = env
-        self.userinfo_url = userinfo_url
+        self.api_url = api_url
         self.leeway = leeway
-        self.timeout = timeout
 
-    @property
-    def config(self) -> ClientConfig:
-        """The OAuth client; built on first use (the CLI's read-only commands never need it)."""
-        if callable(self._config):
-            self._config = self._config()
-        return self._config
+    def _deadline(self) -> datetime:
+        return self.ports.clock.now() + timedelta(seconds=self.config.deadline)
+
+    def _run(
+        self,
+        event: Event,
+        listener: CallbackListener | None = None,
+        secrets: tuple[str, ...] = (),
+        guard: Guard | None = None,
+    ) -> object:
+        return run(self.config, self.ports, event, listener, secrets, guard)
 
     # ------------------------------------------------------------------------------------------ reading
 
-    def read(self) -> CredentialsDocument:
-        """The stored document (empty when there is none)."""
+    def stored(self) -> CredentialsDocument:
+        """The stored document (empty when there is none); no network."""
         return self.ports.store.read()
 
-    def credential(self, doc: CredentialsDocument | None = None) -> Credential:
-        """The credential in effect, without any network call (see ``resolve``).
+    def resolved(self, doc: CredentialsDocument | None = None) -> Credential:
+        """The credential in effect as it stands, without any network call (see ``resolve``).
 
-        An API key in the environment wins before the store is even read, so a broken credentials file does not
+        A credential in the environment wins before the store is even read, so a broken credentials file does not
         stand in its way. ``doc`` is the stored document when the caller has already read it.
         """
-        from_env = env_key(self.env)
+        from_env = env_credential(self.env)
         if from_env is not None:
             return from_env
-        return resolve(self.env, self.read() if doc is None else doc, self.ports.clock.now(), self.leeway)
+        return resolve(self.env, self.stored() if doc is None else doc, self.ports.clock.now(), self.leeway)
 
-    def fresh_credential(self, credential: Credential | None = None) -> Credential:
-        """The credential in effect (or ``credential``), refreshed first when it is a stale OAuth token.
+    def credential(self, resolved: Credential | None = None) -> Credential:
+        """The credential in effect (or ``resolved``), refreshed first when it is a stale OAuth token.
 
-        If that refresh fails while the old access token has not yet expired, the old one is returned
-        (checklist item 85); once it has expired the refresh error is raised.
+        If that refresh fails while the old access token has not yet expired, the old one is returned; once it
+        has expired the refresh error is raised.
         """
-        credential = credential or self.credential()
+        credential = resolved or self.resolved()
         if not (isinstance(credential, OAuthCredential) and credential.refreshable):
             return credential
         try:
-            return self._oauth(self.refresh(stale_access_token=credential.secret))
+            return _fresh(self.refresh(stale_access_token=credential.secret))
         except AuthError:
-            expiry = credential.tokens.expiry()
-            if expiry is not None and expiry > self.ports.clock.now():
+            if not credential.tokens.is_expired(self.ports.clock.now()):
                 return credential
             raise
-
-    def _oauth(self, tokens: OAuthTokens) -> OAuthCredential:
-        return OAuthCredential(tokens, "file_json", stale=False, refreshable=False)
 
     # ------------------------------------------------------------------------------------------ refresh
 
     def refresh(self, stale_access_token: str | None = None) -> OAuthTokens:
-        """Spend the stored refresh token once, under the store's lock, and store the result.
+        """Spend the stored refresh token once, as a transaction, and store the result.
 
         Args:
             stale_access_token: the access token the caller found stale or was refused with. When the store
@@ -222,6 +169,7 @@ class AuthService:
 
         Raises:
             RefreshFailed: no refresh token, or the server refused it (after one re-read of the store).
+            StoreWriteFailed: the new tokens could not be saved (the message says where and why).
         """
         store = self.ports.store
         with store.lock():
@@ -236,82 +184,100 @@ class AuthService:
                 and not held.is_stale(now, self.leeway)
             ):
                 return held
-            from .driver import run
-            from .machine import Failed, StartRefresh
-
-            state = run(self.config, self.ports, StartRefresh(held.refresh_token))
-            if isinstance(state, Failed) and getattr(state.error, "oauth_error", None) == "invalid_grant":
-                again = store.read().oauth  # a process outside our lock may have rotated it meanwhile
-                if again is not None and again.refresh_token != held.refresh_token:
-                    return again
-            tokens = _outcome(state)
-            updated = with_refresh(doc, tokens)
-            store.write(updated)
+            with store.reserve() as pending, self.ports.shield() as guard:
+                guard.arm()
+                state = self._run(
+                    StartRefresh(held.refresh_token, self._deadline()), secrets=_secrets(doc), guard=guard
+                )
+                if isinstance(state, Failed) and getattr(state.error, "oauth_error", None) == "invalid_grant":
+                    again = store.read().oauth  # a process outside our lock may have rotated it meanwhile
+                    if again is not None and again.refresh_token != held.refresh_token:
+                        return again
+                updated = with_refresh(doc, _tokens_of(state))
+                pending.commit(updated)
             assert updated.oauth is not None
             return updated.oauth
 
     # ------------------------------------------------------------------------------------------ who am I
 
-    def _me(self, credential: Credential) -> HttpResponse:
-        return self.ports.http.send(userinfo_request(self.userinfo_url, credential, self.timeout))
+    def _me(self, credential: Credential) -> object:
+        """``/v3/users/me`` with ``credential``: its JSON payload, or our error."""
+        request = userinfo_request(f"{self.api_url}/v3/users/me", credential, self.config.request_timeout)
+        response: HttpResponse = self.ports.http.send(request)
+        return check_answer(response, request.secrets())
 
     def whoami(self, credential: Credential) -> UserInfo:
-        """``GET /v3/users/me`` with ``credential``; for OAuth, one refresh and one retry on a 401.
+        """``GET /v3/users/me`` with ``credential``; for a stored OAuth token, one refresh and one retry on a 401.
 
         Raises:
-            Unauthenticated: 401 (after the one retry, or at once for API keys).
+            Unauthenticated: 401 (after the one retry, or at once for API keys and environment tokens).
             ApiError, TransportError: anything else that went wrong.
         """
-        response = self._me(credential)
-        if response.status != 401 or not isinstance(credential, OAuthCredential) or not credential.tokens.refresh_token:
-            return check_userinfo(response)
-        refusal = Unauthenticated(scrub_body(response.body) or "HTTP 401")
         try:
-            tokens = self.refresh(stale_access_token=credential.secret)
-        except RefreshFailed:
-            raise refusal from None
-        return check_userinfo(self._me(self._oauth(tokens)))
+            return self.ports.read_user(self._me(credential))
+        except Unauthenticated as refusal:
+            if not (isinstance(credential, OAuthCredential) and credential.tokens.refresh_token):
+                raise
+            try:
+                tokens = self.refresh(stale_access_token=credential.secret)
+            except RefreshFailed:
+                raise refusal from None
+        return self.ports.read_user(self._me(_fresh(tokens)))
 
     # ------------------------------------------------------------------------------------------ sign in
 
-    def _update(self, change: Callable[[CredentialsDocument], CredentialsDocument]) -> CredentialsDocument:
-        """Read-modify-write under the lock, for sign-in and sign-out (a refresh never replaces an unreadable store).
+    def _read_or_quarantine(self) -> CredentialsDocument:
+        """The stored document; an unreadable one is moved aside first (never overwritten) and reads as empty."""
+        store = self.ports.store
+        try:
+            return store.read()
+        except (InvalidStore, CorruptStore):
+            kept = store.quarantine()
+            if kept:
+                self.ports.notify(Remark(f"The unreadable credentials file was kept as {kept}."))
+            return CredentialsDocument()
 
-        An unreadable store is moved aside first (``quarantine``), never overwritten; a document with nothing worth
-        keeping deletes the file.
-        """
+    def _update(
+        self,
+        change: Callable[[CredentialsDocument], CredentialsDocument],
+        pending: PendingWrite | None = None,
+    ) -> CredentialsDocument:
+        """Read-modify-write under the lock, for sign-in and sign-out; through ``pending`` when the room for the
+        write was reserved before a server-side change. A document with nothing worth keeping deletes the file."""
         store = self.ports.store
         with store.lock():
-            try:
-                doc = store.read()
-            except (InvalidStore, CorruptStore):
-                kept = store.quarantine()
-                if kept:
-                    from .driver import Remark
-
-                    self.ports.notify(Remark(f"The unreadable credentials file was kept as {kept}."))
-                doc = CredentialsDocument()
-            updated = change(doc)
-            if updated.is_worth_keeping():
+            updated = change(self._read_or_quarantine())
+            if pending is not None:
+                pending.commit(updated)
+            elif updated.is_worth_keeping():
                 store.write(updated)
             else:
                 store.delete()
             return updated
 
-    def _cache_user(self, user: UserInfo | None) -> None:
-        profile = user.as_profile() if user else None
-        self._update(lambda doc: with_user(doc, profile if profile and not profile.is_empty() else None))
+    def _identify(self, tokens: OAuthTokens) -> LoginResult:
+        try:
+            return LoginResult(self.ports.read_user(self._me(_fresh(tokens))))
+        except AuthError as exc:
+            return LoginResult(None, exc)
+
+    def _save_identity(self, tokens: OAuthTokens, user: UserInfo) -> None:
+        """Cache who signed in, unless another sign-in replaced these tokens meanwhile (the identity in the file
+        always belongs to the tokens beside it)."""
+        self._update(lambda doc: with_user(doc, user.as_profile()) if _holds(doc, tokens) else doc)
 
     def login_browser(self) -> LoginResult:
-        """Authorization code + PKCE in the system browser, redirect caught on 127.0.0.1 (RFC 8252)."""
-        from .driver import run
-        from .machine import AuthCodeFlow, StartBrowserLogin
+        """Authorization code + PKCE in the system browser, redirect caught on 127.0.0.1 (RFC 8252).
 
+        The write is prepared before the browser opens; from the code exchange until the tokens are saved,
+        interruptions are deferred. The identity ``/v3/users/me`` gives is cached next to them.
+        """
         listener = self.ports.listen()
         try:
-            flow = AuthCodeFlow.start(self.config, listener.redirect_uri, self.ports.entropy)
-            tokens = _outcome(run(self.config, self.ports, StartBrowserLogin(flow), listener))
-            self._update(lambda doc: with_login(doc, tokens))
+            with self.ports.store.reserve() as pending, self.ports.shield() as guard:
+                flow = start_auth_code_flow(self.config, listener.redirect_uri, self.ports.entropy)
+                tokens = _tokens_of(self._run(StartBrowserLogin(flow), listener, guard=guard))
+                self._update(lambda doc: with_user(with_login(doc, tokens), None), pending)
         except AuthError as exc:
             listener.finish(ok=False, message=exc.message)
             raise
@@ -319,35 +285,31 @@ class AuthService:
             listener.finish(ok=True)
         finally:
             listener.close()
-        try:
-            user = self.whoami(self._oauth(tokens))
-        except AuthError as exc:
-            self._cache_user(None)
-            return LoginResult(None, exc)
-        self._cache_user(user)
-        return LoginResult(user)
+        result = self._identify(tokens)
+        if result.user is not None:
+            self._save_identity(tokens, result.user)
+        return result
 
     def login_device(self) -> LoginResult:
         """The device grant (RFC 8628). Tokens are stored only once ``/v3/users/me`` accepts them; tokens it
         refuses are revoked and the sign-in fails."""
-        from .driver import run
-        from .machine import StartDeviceLogin
-
-        tokens = _outcome(run(self.config, self.ports, StartDeviceLogin()))
-        try:
-            user = check_userinfo(self._me(self._oauth(tokens)))
-        except AuthError:
-            self._revoke(tokens)
-            raise
-        self._update(lambda doc: with_user(with_login(doc, tokens), user.as_profile()))
+        with self.ports.store.reserve() as pending, self.ports.shield() as guard:
+            deadline = self.ports.clock.now() + timedelta(days=1)  # the code's own expiry bounds the polling
+            tokens = _tokens_of(self._run(StartDeviceLogin(deadline), guard=guard))
+            try:
+                user = self.ports.read_user(self._me(_fresh(tokens)))
+            except AuthError:
+                self._revoke(tokens)
+                raise
+            self._update(lambda doc: with_user(with_login(doc, tokens), user.as_profile()), pending)
         return LoginResult(user)
 
     def login_api_key(self, key: str) -> LoginResult:
         """Store an API key, then verify it with ``/v3/users/me``.
 
         On a 401 the previous credentials are restored exactly (or the file removed when there were none) and
-        :class:`Unauthenticated` is raised; on other errors the key stays stored (a transient blip) and the
-        error is raised (reference §1.3).
+        :class:`Unauthenticated` is raised; on other errors the key stays stored (a transient failure must not
+        cost a good key) and the error is raised.
         """
         check_api_key(key)
         before: list[CredentialsDocument] = []
@@ -358,14 +320,14 @@ class AuthService:
 
         self._update(store_key)
         try:
-            user = check_userinfo(self._me(ApiKeyCredential(key, "file_json")))
+            user = self.ports.read_user(self._me(ApiKeyCredential(key, "file_json")))
         except Unauthenticated as exc:
             previous = before[0]
             restore = bool(previous.api_key or previous.oauth)
             self._update(lambda _doc: previous)  # exactly as before; an empty document deletes the file
             exc.rollback = "Rolled back to the previous credential." if restore else "Removed the rejected credential."
             raise
-        self._cache_user(user)
+        self._update(lambda doc: with_user(doc, user.as_profile()) if doc.api_key == key else doc)
         return LoginResult(user)
 
     # ------------------------------------------------------------------------------------------ sign out
@@ -375,25 +337,48 @@ class AuthService:
         if tokens.refresh_token:
             pairs.append((tokens.refresh_token, "refresh_token"))
         pairs.append((tokens.access_token, "access_token"))
-        from .driver import run
-        from .machine import Revoked, StartRevoke
-
-        state = run(self.config, self.ports, StartRevoke(tuple(pairs)))
-        return state.notes if isinstance(state, Revoked) else ()
+        state = self._run(StartRevoke(tuple(pairs), self._deadline()))
+        return state.remarks if isinstance(state, Revoked) else ()
 
     def logout(self, keep_api_key: bool = False) -> LogoutResult:
-        """Best-effort RFC 7009 revocation (refresh token, then access token), then the local wipe.
+        """RFC 7009 revocation (refresh token, then access token) under the store's lock, then the local wipe.
 
-        Revocation never blocks the wipe: each request has a 5 s limit and its failures become notes.
+        Revocation is best effort: each request has a short limit and its failures become remarks. If the local
+        removal then fails, the error says that the tokens are already revoked at the server.
         """
-        try:
-            oauth = self.read().oauth
-        except AuthError:
-            oauth = None
-        notes = self._revoke(oauth) if oauth else ()
-        if keep_api_key:
-            self._update(without_oauth)
+        store = self.ports.store
+        with store.lock():
+            try:
+                oauth = store.read().oauth
+            except AuthError:
+                oauth = None
+            remarks = self._revoke(oauth) if oauth else ()
+            try:
+                if keep_api_key:
+                    self._update_locked(without_oauth)
+                else:
+                    store.delete()
+            except AuthError as exc:
+                if oauth is not None:
+                    exc.message = f"{exc.message} (the tokens were already revoked at the server)"
+                raise
+        return LogoutResult(oauth is not None, remarks, store.location)
+
+    def _update_locked(self, change: Callable[[CredentialsDocument], CredentialsDocument]) -> None:
+        store = self.ports.store
+        updated = change(store.read())
+        if updated.is_worth_keeping():
+            store.write(updated)
         else:
-            with self.ports.store.lock():
-                self.ports.store.delete()
-        return LogoutResult(oauth is not None, notes, self.ports.store.location)
+            store.delete()
+
+
+def _secrets(doc: CredentialsDocument) -> tuple[str, ...]:
+    """The secrets a stored document holds (redacted from any server text shown while they are in use)."""
+    found = (doc.api_key, *((doc.oauth.access_token, doc.oauth.refresh_token) if doc.oauth else ()))
+    return tuple(secret for secret in found if secret)
+
+
+def _holds(doc: CredentialsDocument, tokens: OAuthTokens) -> bool:
+    """The stored OAuth block is still the one these tokens made (no other sign-in replaced it meanwhile)."""
+    return doc.oauth is not None and doc.oauth.access_token == tokens.access_token

@@ -1,35 +1,68 @@
-"""The composition root: the only place that knows which adapter implements which port.
+"""The composition root: the one module that imports ``adapters`` and decides which adapter serves which port.
 
-``build(settings, env, **overrides)`` wires real adapters into an :class:`AuthService`; any port can be replaced
-by passing it (the facade's tests pass fakes and a fake clock). Adapters are imported only when they are built,
-so a command pays only for what it uses.
+``build(settings, env, adapters)`` wires an :class:`AuthService`; any port can be replaced through
+:class:`Adapters` (tests pass fakes there). Adapters are imported only when they are built, so a command pays only
+for what it uses (the CLI's cold start is a measured goal). The CLI also gets its few pieces of technology here
+(the JSON codec, a background thread), so that nothing else in ``entrypoints`` imports an adapter.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Mapping
 
-from ..domain.config import Settings
-from ..domain.service import AuthService, Ports
+import attrs
 
-TYPE_CHECKING = False  # keep `typing` off the CLI's fast paths; type checkers know this name
+from ..domain.api import UserInfo
+from ..domain.ports import (
+    Browser,
+    CallbackListener,
+    Clock,
+    CredentialStore,
+    HttpTransport,
+    ListenerFactory,
+    Notify,
+    Ports,
+    Shield,
+)
+from ..domain.service import AuthService
+from .settings import Settings
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from threading import Thread
 
-    from ..domain.driver import Notify
-    from ..domain.machine import ClientConfig
     from ..domain.pkce import Entropy
-    from ..domain.ports import Browser, Clock, CredentialStore, HttpTransport, ListenerFactory
+
+
+@attrs.frozen(kw_only=True)
+class Adapters:
+    """Replacements for the real adapters; every one left ``None`` is built for real from the settings.
+
+    Attributes:
+        clock, http, browser, listen, store, entropy, notify, shield: one per port (see ``domain/ports.py``).
+        passphrase_prompt: the encrypted store may ask for its passphrase at a hidden prompt on a terminal.
+        warn: where the signal shield explains a first Ctrl-C (the CLI writes to stderr).
+    """
+
+    clock: Clock | None = None
+    http: HttpTransport | None = None
+    browser: Browser | None = None
+    listen: ListenerFactory | None = None
+    store: CredentialStore | None = None
+    entropy: Entropy | None = None
+    notify: Notify | None = None
+    shield: Shield | None = None
+    passphrase_prompt: bool = False
+    warn: Callable[[str], None] | None = None
+
+
+# ---------------------------------------------------------------------------------------------- real adapters
 
 
 def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bool = False) -> CredentialStore:
-    """The store ``settings.store`` names: the plain JSON file, or the encrypted one beside it.
-
-    Args:
-        passphrase_prompt: the encrypted store may ask for its passphrase at a hidden prompt (on a TTY only)
-            when ``HYPERFRAMES_CREDENTIALS_PASSPHRASE`` is not set and no OS keyring holds its key.
-    """
+    """The store ``settings.store`` names: the plain JSON file, or the encrypted one beside it."""
     if settings.store == "encrypted":
         from ..adapters.encrypted_file import EncryptedCredentialsFile, env_or_prompt_passphrase
         from ..adapters.keyring_key import KeyringDataKey
@@ -48,12 +81,12 @@ def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bo
     return CredentialsFile(settings.credentials_path)
 
 
-def make_transport(kind: str, verbose: bool) -> HttpTransport:
-    """``stdlib`` (fast to import; the CLI) or ``httpx`` (the facade's default)."""
+def make_transport(settings: Settings) -> HttpTransport:
+    """``stdlib`` (fast to import; the CLI) or ``httpx`` (the library's default)."""
     from ..adapters.http_policy import stderr_trace
 
-    trace = stderr_trace if verbose else None
-    if kind == "httpx":
+    trace = stderr_trace if settings.verbose else None
+    if settings.transport == "httpx":
         from ..adapters.http_httpx import HttpxTransport
 
         return HttpxTransport(trace=trace)
@@ -86,62 +119,60 @@ def _system_browser(enabled: bool) -> Browser:
     return open_url
 
 
-def _loopback_listener() -> ListenerFactory:
-    def listen() -> object:
-        from ..adapters.listener import LoopbackCallbackListener
+def _loopback_listener() -> CallbackListener:
+    from ..adapters.listener import LoopbackCallbackListener
 
-        return LoopbackCallbackListener()
-
-    return listen  # type: ignore[return-value]
+    return LoopbackCallbackListener()
 
 
-def client_config(settings: Settings, **overrides: float | None) -> ClientConfig:
-    """The machine's view of the OAuth client; ``None`` overrides keep the defaults."""
-    from ..domain.machine import ClientConfig
+def _read_user(payload: object) -> UserInfo:
+    from ..adapters.codec import read_user_info
 
-    return ClientConfig.from_settings(settings, **{k: v for k, v in overrides.items() if v is not None})
+    return read_user_info(payload)
 
 
-def build(
-    settings: Settings,
-    env: Mapping[str, str] | None = None,
-    *,
-    clock: Clock | None = None,
-    http: HttpTransport | None = None,
-    transport: str = "stdlib",
-    browser: Browser | None = None,
-    listen: ListenerFactory | None = None,
-    store: CredentialStore | None = None,
-    entropy: Entropy | None = None,
-    notify: Notify | None = None,
-    passphrase_prompt: bool = False,
-    open_browser: bool = True,
-    leeway: float = 60.0,
-    login_timeout: float | None = None,
-    device_min_interval: float | None = None,
-    timeout: float | None = None,
-) -> AuthService:
-    """Wire an :class:`AuthService` from settings, with real adapters for every port not given."""
+def _signal_shield(warn: Callable[[str], None] | None) -> Shield:
+    from ..adapters.signals import SignalShield
+
+    return SignalShield(warn or _log_warning)
+
+
+def _log_warning(text: str) -> None:
+    import logging
+
+    logging.getLogger("hyperframes_auth").warning(text)
+
+
+def build(settings: Settings, env: Mapping[str, str] | None = None, adapters: Adapters | None = None) -> AuthService:
+    """Wire an :class:`AuthService` from settings, with real adapters for every port not replaced."""
     env = os.environ if env is None else env
+    given = adapters or Adapters()
     ports = Ports(
-        clock=clock or _system_clock(),
-        http=http or make_transport(transport, settings.verbose),
-        browser=browser or _system_browser(open_browser and not settings.no_browser),
-        listen=listen or _loopback_listener(),
-        store=store or make_store(settings, env, passphrase_prompt),
-        entropy=entropy or _system_entropy,
-        notify=notify,
+        clock=given.clock or _system_clock(),
+        http=given.http or make_transport(settings),
+        browser=given.browser or _system_browser(not settings.no_browser),
+        listen=given.listen or _loopback_listener,
+        store=given.store or make_store(settings, env, given.passphrase_prompt),
+        entropy=given.entropy or _system_entropy,
+        read_user=_read_user,
+        notify=given.notify or (lambda _notice: None),
+        shield=given.shield or _signal_shield(given.warn),
     )
+    return AuthService(settings.client(), ports, env, settings.api_url, settings.leeway)
 
-    def config() -> ClientConfig:
-        overrides = {
-            "login_timeout": login_timeout,
-            "device_min_interval": device_min_interval,
-            "token_timeout": timeout,
-        }
-        return client_config(settings, **overrides)
 
-    service = AuthService(config, ports, env, settings.userinfo_url, leeway)
-    if timeout is not None:
-        service.timeout = timeout
-    return service
+# ---------------------------------------------------------------------------------------------- for the CLI
+
+
+def json_document(value: object, *, pretty: bool = False) -> str:
+    """A ``--json`` document through the one JSON codec."""
+    from ..adapters.codec import dumps
+
+    return dumps(value, pretty=pretty)
+
+
+def background(target: Callable[[], object], name: str) -> Thread:
+    """Run ``target`` on a daemon thread that leaves Ctrl-C to the main thread."""
+    from ..adapters.threads import start_daemon
+
+    return start_daemon(target, name=name)

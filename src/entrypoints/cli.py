@@ -1,7 +1,8 @@
-"""The typer application: ``hyperframes auth login | status | refresh | logout | token``.
+"""The typer application: ``hyperframes auth login | status | refresh | logout | token`` and ``completion``.
 
-Argument parsing and help only; what each command does is in ``commands.py``. Pretty tracebacks are off: they
-would print local variables, tokens among them.
+Argument parsing and help only; what each command does is in ``commands/``. Pretty tracebacks are off: they would
+print local variables, tokens among them. Tests hand fake adapters in through the click context object
+(``CliRunner.invoke(app, args, obj=Terminal(...))``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from typing import Annotated
 
 import typer
 
-from ..domain.config import ENV_VARS
-from . import commands
+from .settings import ENV_VARS
+from .terminal import Terminal
 
-EXIT_CODES = "Exit codes: 0 success; 1 failure (not signed in, rejected, network...); 2 usage or configuration error."
+EXIT_CODES = (
+    "Exit codes: 0 success; 1 failure (not signed in, rejected, network...); 2 usage or configuration error; "
+    "130 interrupted."
+)
+HELP = {"help_option_names": ["-h", "--help"]}
 
 AUTH_HELP = f"""Sign in to HeyGen's API, stay signed in, sign out.
 
@@ -22,25 +27,11 @@ TypeScript hyperframes CLI and heygen-cli; with HYPERFRAMES_CREDENTIALS_STORE=en
 in credentials.enc beside it.
 
 \b
-Commands:
-  login            sign in in the browser (OAuth + PKCE); --device on SSH/headless machines; --api-key for a key
-  status           show who is signed in and whether HeyGen accepts the credential (--json)
-  refresh          refresh the OAuth access token now
-  logout           revoke the OAuth tokens and remove local credentials (--keep-api-key, --yes)
-  token            print a valid access token (or API key) for scripts (--json)
-
-\b
 Environment:
 {chr(10).join(f"  {name:<36} {text}" for name, text in ENV_VARS.items())}
 
 {EXIT_CODES}
 """
-
-
-def _plain(text: str) -> str:
-    """AUTH_HELP without click's no-rewrap markers, for printing it ourselves."""
-    return text.replace("\b\n", "")
-
 
 app = typer.Typer(
     name="hyperframes",
@@ -49,12 +40,24 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings=HELP,
 )
-auth = typer.Typer(help=AUTH_HELP, rich_markup_mode=None, pretty_exceptions_enable=False)
+auth = typer.Typer(
+    help=AUTH_HELP,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings=HELP,
+)
 app.add_typer(auth, name="auth")
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Print a redacted HTTP trace to stderr.")]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (see docs/JSON.md).")]
+
+
+def _terminal(ctx: typer.Context) -> Terminal:
+    """The terminal to run in: the one a test handed in as the context object, else the real one."""
+    found = ctx.find_object(Terminal)
+    return found if found is not None else Terminal()
 
 
 def _run(code: int) -> None:
@@ -62,28 +65,35 @@ def _run(code: int) -> None:
         raise typer.Exit(code)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"hyperframes-auth {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", "-V", help="Print the version and exit.", callback=_version, is_eager=True),
+    ] = False,
 ) -> None:
     """HeyGen's hyperframes command line (the `auth` commands)."""
-    if version:
-        from importlib.metadata import version as dist_version
-
-        print(f"hyperframes-auth {dist_version('hyperframes-auth')}")
-        raise typer.Exit(0)
 
 
 @auth.callback(invoke_without_command=True)
 def auth_root(ctx: typer.Context) -> None:
     """Sign in to HeyGen's API, stay signed in, sign out."""
-    if ctx.invoked_subcommand is None:
-        print(_plain(AUTH_HELP).rstrip())
+    if ctx.invoked_subcommand is None:  # `hyperframes auth` alone: its help, and success (as the TypeScript CLI)
+        print(ctx.get_help())
         raise typer.Exit(0)
 
 
-@auth.command(epilog=EXIT_CODES)
+@auth.command(epilog=EXIT_CODES, context_settings=HELP)
 def login(
+    ctx: typer.Context,
     api_key: Annotated[
         str | None,
         typer.Option(
@@ -101,35 +111,62 @@ def login(
         bool,
         typer.Option("--no-browser", help="Do not open a browser: print the URL and accept a pasted redirect URL."),
     ] = False,
+    scopes: Annotated[
+        str | None,
+        typer.Option(
+            "--scopes", show_default=False, help="Scopes to ask for, space-separated (default: openid profile email)."
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Sign in: browser (OAuth 2.0 + PKCE) by default, --device, or --api-key."""
-    _run(commands.login(commands.Io(), api_key, device, no_browser, verbose))
+    from .commands.login import login as run
+
+    _run(run(_terminal(ctx), api_key, device, no_browser, verbose, scopes))
 
 
-@auth.command(epilog=EXIT_CODES)
-def status(as_json: AsJson = False, verbose: Verbose = False) -> None:
+@auth.command(epilog=EXIT_CODES, context_settings=HELP)
+def status(ctx: typer.Context, as_json: AsJson = False, verbose: Verbose = False) -> None:
     """Show which credential is in effect and whether HeyGen accepts it (exit 1 when it does not)."""
-    _run(commands.status(commands.Io(), as_json, verbose))
+    from .commands.status import status as run
+
+    _run(run(_terminal(ctx), as_json, verbose))
 
 
-@auth.command(epilog=EXIT_CODES)
-def refresh(verbose: Verbose = False) -> None:
+@auth.command(epilog=EXIT_CODES, context_settings=HELP)
+def refresh(ctx: typer.Context, verbose: Verbose = False) -> None:
     """Refresh the OAuth access token now, with the stored refresh token."""
-    _run(commands.refresh(commands.Io(), verbose))
+    from .commands.refresh import refresh as run
+
+    _run(run(_terminal(ctx), verbose))
 
 
-@auth.command(epilog=EXIT_CODES)
+@auth.command(epilog=EXIT_CODES, context_settings=HELP)
 def logout(
+    ctx: typer.Context,
     keep_api_key: Annotated[bool, typer.Option("--keep-api-key", help="Remove only the OAuth session.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     verbose: Verbose = False,
 ) -> None:
     """Revoke the OAuth tokens (best effort) and remove the local credentials."""
-    _run(commands.logout(commands.Io(), keep_api_key, yes, verbose))
+    from .commands.logout import logout as run
+
+    _run(run(_terminal(ctx), keep_api_key, yes, verbose))
 
 
-@auth.command(epilog=EXIT_CODES)
-def token(as_json: AsJson = False, verbose: Verbose = False) -> None:
+@auth.command(epilog=EXIT_CODES, context_settings=HELP)
+def token(ctx: typer.Context, as_json: AsJson = False, verbose: Verbose = False) -> None:
     """Print a valid access token (or the API key in effect) for scripts; refreshes first when needed."""
-    _run(commands.token(commands.Io(), as_json, verbose))
+    from .commands.token import token as run
+
+    _run(run(_terminal(ctx), as_json, verbose))
+
+
+@app.command(context_settings=HELP)
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.", show_default=False)],
+) -> None:
+    """Print the shell completion script (e.g. `hyperframes completion bash >> ~/.bashrc`)."""
+    from .commands.completion import script
+
+    _run(script(Terminal(), shell))

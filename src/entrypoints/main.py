@@ -1,9 +1,14 @@
 """The ``hyperframes`` console script.
 
-``auth token`` and ``auth status`` are what scripts and prompts call over and over, so their cold start is a
-measured goal: when the command line is exactly one of them (with ``--json`` / ``--verbose``), they run without
-loading typer. Everything else, ``--help`` included, goes through the typer application in ``cli.py``, which
-calls the very same functions, so the fast path and the full parser cannot disagree.
+``--version``, ``auth token`` and ``auth status`` are what scripts and prompts call over and over, so their cold
+start is a measured goal: when the command line is exactly one of them (with ``--json`` / ``--verbose``), they run
+without loading typer. Everything else, ``--help`` and shell completion included, goes through the typer
+application in ``cli.py``, which calls the very same functions, so the fast path and the full parser cannot
+disagree.
+
+Every way out is orderly: a reader that goes away (``auth token | head -c 10``) ends the command quietly with
+exit 141, as for any Unix tool; Ctrl-C exits 130 with ``Aborted.``; a bug is one line, never a traceback (unless
+``HYPERFRAMES_DEBUG=1``), because a traceback could show a token.
 """
 
 from __future__ import annotations
@@ -11,19 +16,36 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .terminal import Terminal
+
 FAST = {"token", "status"}
 FAST_FLAGS = {"--json", "--verbose", "-v"}
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
-def _fast(argv: list[str]) -> int | None:
+def _fast(argv: list[str], terminal: Terminal | None) -> int | None:
+    if argv in (["--version"], ["-V"]):
+        from .. import __version__
+
+        print(f"hyperframes-auth {__version__}")
+        return 0
     if len(argv) < 2 or argv[0] != "auth" or argv[1] not in FAST or not set(argv[2:]) <= FAST_FLAGS:
         return None
     if len(set(argv[2:])) != len(argv[2:]):
         return None
-    from . import commands
+    from .terminal import Terminal
 
-    run = commands.token if argv[1] == "token" else commands.status
-    return run(commands.Io(), as_json="--json" in argv, verbose=bool({"--verbose", "-v"} & set(argv)))
+    terminal = terminal or Terminal()
+    as_json, verbose = "--json" in argv, bool({"--verbose", "-v"} & set(argv))
+    if argv[1] == "token":
+        from .commands.token import token
+
+        return token(terminal, as_json=as_json, verbose=verbose)
+    from .commands.status import status
+
+    return status(terminal, as_json=as_json, verbose=verbose)
 
 
 def bare_api_key(args: list[str]) -> list[str]:
@@ -39,15 +61,29 @@ def bare_api_key(args: list[str]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+def _quiet_exit_on_broken_pipe() -> int:
+    """The reader went away: stop writing, and keep the interpreter from complaining at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
+def main(argv: list[str] | None = None, terminal: Terminal | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Args:
+        terminal: the streams, environment and adapters to run with (tests pass fakes); the real ones by default.
+    """
     args = bare_api_key(sys.argv[1:] if argv is None else argv)
     try:
-        code = _fast(args)
-        return code if code is not None else _typer(args)
+        code = _fast(args, terminal)
+        code = code if code is not None else _typer(args, terminal)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _quiet_exit_on_broken_pipe()
     except KeyboardInterrupt:
         print("Aborted.", file=sys.stderr)
-        return 1
+        return 130
     except Exception as exc:
         # A bug of ours: say so in one line. Its text could quote data, so only its type is shown; the
         # traceback (which never includes local variables) is printed only when asked for.
@@ -56,13 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Internal error ({type(exc).__name__}); this is a bug in hyperframes-auth.", file=sys.stderr)
         print("Set HYPERFRAMES_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
         return 1
+    return code
 
 
-def _typer(args: list[str]) -> int:
+def _typer(args: list[str], terminal: Terminal | None) -> int:
     from .cli import app
 
+    if "_HYPERFRAMES_COMPLETE" in os.environ:  # a completion script is asking (see commands/completion.py)
+        from typer._completion_classes import completion_init
+
+        completion_init()
+
     try:
-        app(args=args, prog_name="hyperframes")  # standalone: click prints usage errors and exits 2
+        app(args=args, prog_name="hyperframes", obj=terminal)  # standalone: usage errors exit 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0

@@ -12,9 +12,10 @@ import httpx
 
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
-from hyperframes_auth.domain.config import Settings
 from hyperframes_auth.domain.credentials import CredentialsDocument
 from hyperframes_auth.domain.errors import AuthError
+from hyperframes_auth.entrypoints.settings import Settings
+from tests.fakes import facade
 
 
 class UnlockedFile(CredentialsFile):
@@ -44,7 +45,7 @@ class UnlockedFile(CredentialsFile):
 def make_auth(env: dict[str, str], home: str, unlocked_barrier: Any = None) -> HeyGenAuth:
     settings = Settings.from_env(env, home)
     store = UnlockedFile(settings.credentials_path, unlocked_barrier) if unlocked_barrier is not None else None
-    return HeyGenAuth(settings, env=env, store=store)
+    return facade(settings, env=env, store=store)
 
 
 def process_worker(env: dict[str, str], home: str, start: Any, results: Any, unlocked_barrier: Any = None) -> None:

@@ -67,15 +67,13 @@ class Person:
 
 def sign_in(server: AuthServer, home: Path) -> dict[str, str]:
     """Sign in through the real browser flow (a scripted person approves); return the environment used."""
-    from hyperframes_auth import HeyGenAuth
-    from hyperframes_auth.domain.config import Settings
+    from hyperframes_auth.entrypoints.settings import Settings
+    from tests.fakes import facade
 
     env = server.env(home / "config")
     person = Person()
-    with HeyGenAuth(
-        Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20
-    ) as auth:
-        auth.login()
+    with facade(Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20) as auth:
+        auth.login_browser()
     person.join()
     return env
 

@@ -365,7 +365,7 @@ def test_ctrl_c_during_login_closes_the_port_and_says_aborted(auth_server: AuthS
             code = process.wait(10)
         except subprocess.TimeoutExpired:
             code = None
-        assert code == 1, f"out={out.seen!r} err={err.seen!r}"
+        assert code == 130, f"out={out.seen!r} err={err.seen!r}"  # 128 + SIGINT, as every Unix tool
         err.wait_for("Aborted.")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2)

@@ -15,9 +15,10 @@ import pytest
 
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
-from hyperframes_auth.domain.config import Settings
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, format_instant
 from hyperframes_auth.domain.errors import RefreshFailed, Unauthenticated
+from hyperframes_auth.entrypoints.settings import Settings
+from tests.fakes import facade
 
 if os.environ.get("HYPERFRAMES_CONTRACT_TARGET") != "dev":
     pytest.skip(
@@ -32,7 +33,7 @@ REFRESH_TOKEN = os.environ.get("HYPERFRAMES_DEV_REFRESH_TOKEN", "")
 def dev_auth(tmp_path: Path) -> HeyGenAuth:
     env = {k: v for k, v in os.environ.items() if k not in ("HEYGEN_API_KEY", "HYPERFRAMES_API_KEY")}
     env["HEYGEN_CONFIG_DIR"] = str(tmp_path / "config")
-    return HeyGenAuth(Settings.from_env(env, str(tmp_path)), env=env)
+    return facade(Settings.from_env(env, str(tmp_path)), env=env)
 
 
 @pytest.mark.skipif(not API_KEY, reason="HYPERFRAMES_DEV_API_KEY is not set")
@@ -56,7 +57,7 @@ def test_refresh_retry_and_revocation(tmp_path: Path) -> None:
         spent = auth.stored().oauth
         assert spent is not None
         auth.logout()
-        leftover = HeyGenAuth(auth.settings, env={"HEYGEN_CONFIG_DIR": auth.settings.config_dir})
+        leftover = facade(auth.settings, env={"HEYGEN_CONFIG_DIR": auth.settings.config_dir})
         CredentialsFile(auth.settings.credentials_path).write(CredentialsDocument(oauth=spent))
         with pytest.raises(RefreshFailed):
             leftover.refresh()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from hyperframes_auth.adapters.encrypted_file import EncryptedCredentialsFile
-from hyperframes_auth.domain.config import Settings
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
 from hyperframes_auth.domain.errors import ConfigError, CorruptStore, WrongPassphrase
 from hyperframes_auth.entrypoints.bootstrap import make_store
+from hyperframes_auth.entrypoints.settings import Settings
 
 NEW = CredentialsDocument(api_key="hg_new_key_456", oauth=OAuthTokens("at_new" * 300, "rt_new"))
 

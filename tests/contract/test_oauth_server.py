@@ -7,6 +7,7 @@ scripted (tests/contract/scripted_user.py posts the server's own login and conse
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +17,9 @@ import httpx
 import pytest
 
 from hyperframes_auth import HeyGenAuth
-from hyperframes_auth.domain import machine as m
-from hyperframes_auth.domain.config import Settings
-from hyperframes_auth.domain.driver import DeviceCodeIssued, run
+from hyperframes_auth.domain import flow as m
+from hyperframes_auth.domain import service as service_module
+from hyperframes_auth.domain.driver import run
 from hyperframes_auth.domain.errors import (
     ApiError,
     AuthorizationDenied,
@@ -29,8 +30,12 @@ from hyperframes_auth.domain.errors import (
     RefreshFailed,
     Unauthenticated,
 )
+from hyperframes_auth.domain.messages import start_auth_code_flow
+from hyperframes_auth.domain.ports import DeviceCodeIssued
 from hyperframes_auth.domain.resolve import OAuthCredential
+from hyperframes_auth.entrypoints.settings import Settings
 from tests.fakes import FakeListener
+from tests.fakes import facade as configured
 
 from .conftest import API_KEY, CLIENT_ID, AuthServer
 from .people import Person
@@ -52,7 +57,7 @@ def _close_clients() -> Iterator[None]:
 def facade(server: AuthServer, tmp_path: Path, person: Person | None = None, **options: object) -> HeyGenAuth:
     env = server.env(tmp_path / "config")
     return track(
-        HeyGenAuth(
+        configured(
             Settings.from_env(env, str(tmp_path)),
             env=env,
             interactive=True,
@@ -76,7 +81,7 @@ def raw_refresh(server: AuthServer, refresh_token: str) -> httpx.Response:
 def test_full_login_status_token_refresh_logout(auth_server: AuthServer, tmp_path: Path) -> None:
     person = Person()
     auth = facade(auth_server, tmp_path, person)
-    result = auth.login()
+    result = auth.login_browser()
     person.join()
     assert result.user is not None
     assert result.user.identity == "alice@example.test"
@@ -100,7 +105,7 @@ def test_full_login_status_token_refresh_logout(auth_server: AuthServer, tmp_pat
 
     outcome = auth.logout()
     assert outcome.revoked
-    assert outcome.notes == ()
+    assert outcome.remarks == ()
     assert not (tmp_path / "config" / "credentials").exists()
     assert raw_refresh(auth_server, rotated.refresh_token or "").json()["error"] == "invalid_grant"
     me = auth_server.http.get("/v3/users/me", headers={"authorization": f"Bearer {rotated.access_token}"})
@@ -112,7 +117,7 @@ def test_full_login_status_token_refresh_logout(auth_server: AuthServer, tmp_pat
 def test_stray_callbacks_do_not_end_the_login(auth_server: AuthServer, tmp_path: Path) -> None:
     person = Person(mode="forged-first")
     auth = facade(auth_server, tmp_path, person)
-    assert auth.login().user is not None
+    assert auth.login_browser().user is not None
     person.join()
 
 
@@ -120,17 +125,16 @@ def test_a_reused_code_is_rejected_with_the_login_again_hint(auth_server: AuthSe
     person = Person()
     auth = facade(auth_server, tmp_path, person)
     captured: dict[str, m.AuthCodeFlow] = {}
-    original = m.AuthCodeFlow.start
 
     def remember(*args: object, **kwargs: object) -> m.AuthCodeFlow:
-        captured["flow"] = original(*args, **kwargs)  # type: ignore[arg-type]
+        captured["flow"] = start_auth_code_flow(*args, **kwargs)  # type: ignore[arg-type]
         return captured["flow"]
 
-    m.AuthCodeFlow.start = remember  # type: ignore[method-assign]
+    service_module.start_auth_code_flow = remember  # type: ignore[assignment]
     try:
-        auth.login()
+        auth.login_browser()
     finally:
-        m.AuthCodeFlow.start = original  # type: ignore[method-assign]
+        service_module.start_auth_code_flow = start_auth_code_flow
     person.join()
     flow = captured["flow"]
     listener = FakeListener(flow.redirect_uri)
@@ -143,7 +147,7 @@ def test_a_reused_code_is_rejected_with_the_login_again_hint(auth_server: AuthSe
 
 
 def _flow_and_code(server: AuthServer, auth: HeyGenAuth, verifier: str | None = None) -> tuple[m.AuthCodeFlow, str]:
-    flow = m.AuthCodeFlow.start(
+    flow = start_auth_code_flow(
         auth.service.config, "http://127.0.0.1:9/oauth/callback", __import__("secrets").token_bytes
     )
     user = ScriptedUser()
@@ -185,7 +189,7 @@ def test_a_wrong_pkce_verifier_is_rejected(auth_server: AuthServer, tmp_path: Pa
 
 def test_the_server_refuses_a_request_without_a_challenge(auth_server: AuthServer, tmp_path: Path) -> None:
     auth = facade(auth_server, tmp_path)
-    flow = m.AuthCodeFlow.start(
+    flow = start_auth_code_flow(
         auth.service.config, "http://127.0.0.1:9/oauth/callback", __import__("secrets").token_bytes
     )
     stripped = flow.authorize_url.split("&code_challenge=")[0]
@@ -206,7 +210,7 @@ def test_access_denied_at_the_consent_page(auth_server: AuthServer, tmp_path: Pa
     person = Person(mode="deny")
     auth = facade(auth_server, tmp_path, person)
     with pytest.raises(AuthorizationDenied) as info:
-        auth.login()
+        auth.login_browser()
     person.join()
     assert info.value.oauth_error == "access_denied"
     assert not (tmp_path / "config" / "credentials").exists()
@@ -216,18 +220,18 @@ def test_a_wrong_issuer_is_refused_before_any_token_request(auth_server: AuthSer
     env = auth_server.env(tmp_path / "config", HYPERFRAMES_OAUTH_ISSUER="https://other-issuer.test")
     person = Person()
     auth = track(
-        HeyGenAuth(Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=person, login_timeout=20)
+        configured(Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=person, login_timeout=20)
     )
     auth_server.reset()
     with pytest.raises(IssuerMismatch):
-        auth.login()
+        auth.login_browser()
     person.join()
     assert auth_server.stats()["token"].get("authorization_code", 0) == 0
 
 
 def login(auth: HeyGenAuth) -> None:
     person = auth.service.ports.browser
-    auth.login()
+    auth.login_browser()
     person.join()  # type: ignore[attr-defined]
 
 
@@ -359,7 +363,7 @@ def test_api_key_accepted_and_rejected(auth_server: AuthServer, tmp_path: Path) 
 
 def test_env_key_is_sent_as_x_api_key(auth_server: AuthServer, tmp_path: Path) -> None:
     env = auth_server.env(tmp_path / "config", HEYGEN_API_KEY=API_KEY)
-    auth = track(HeyGenAuth(Settings.from_env(env, str(tmp_path)), env=env))
+    auth = track(configured(Settings.from_env(env, str(tmp_path)), env=env))
     assert auth.status().user.identity == "api-key-user@example.test"  # type: ignore[union-attr]
 
 
@@ -375,8 +379,12 @@ def test_token_endpoint_redirect_is_not_followed(auth_server: AuthServer, tmp_pa
 
 
 def test_status_reports_stale_tokens_and_refreshes_first(auth_server: AuthServer, tmp_path: Path) -> None:
-    auth = facade(auth_server, tmp_path, leeway=7200)  # every token counts as stale
+    auth = facade(auth_server, tmp_path, leeway=7200)  # every token of unknown lifetime counts as stale
     login(auth)
+    path = tmp_path / "config" / "credentials"
+    stored = json.loads(path.read_text())
+    del stored["oauth"]["obtained_at"]  # as the TypeScript CLI writes it: no lifetime to adapt the leeway to
+    path.write_text(json.dumps(stored))
     auth_server.reset()
     report = auth.status()
     assert isinstance(report.credential, OAuthCredential)

@@ -13,7 +13,7 @@ import pytest
 
 from hyperframes_auth.adapters.http_httpx import HttpxTransport
 from hyperframes_auth.adapters.http_stdlib import StdlibTransport
-from hyperframes_auth.domain.api import check_userinfo
+from hyperframes_auth.domain.api import check_answer as check_userinfo
 from hyperframes_auth.domain.errors import ApiError, TransportError
 from hyperframes_auth.domain.http import HttpRequest, form_post
 from tests.fakes import FakeAuthServer, FakeClock

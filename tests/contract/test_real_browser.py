@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_auth import HeyGenAuth
-from hyperframes_auth.domain.config import Settings
+from hyperframes_auth.entrypoints.settings import Settings
+from tests.fakes import facade
 
 from .conftest import SERVER_DIR, AuthServer
 
@@ -52,10 +52,10 @@ def test_headless_chromium_signs_in_and_sees_our_success_page(auth_server: AuthS
         return True
 
     env = auth_server.env(tmp_path / "config")
-    with HeyGenAuth(
+    with facade(
         Settings.from_env(env, str(tmp_path)), env=env, interactive=True, browser=open_in_chromium, login_timeout=60
     ) as auth:
-        result = auth.login()
+        result = auth.login_browser()
     for _ in range(100):
         if results:
             break

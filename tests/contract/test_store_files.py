@@ -10,6 +10,7 @@ import signal
 import stat
 from pathlib import Path
 
+import attrs
 import pytest
 
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
@@ -134,7 +135,7 @@ def _increment(path: str, times: int) -> None:
         with store.lock():
             doc = store.read()
             count = int(doc.extra.get("counter", 0))  # type: ignore[call-overload]
-            store.write(doc.replace(extra={"counter": count + 1}))
+            store.write(attrs.evolve(doc, extra={"counter": count + 1}))
 
 
 def test_eight_processes_lose_no_update_under_the_lock(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""/v3/users/me requests and answers (reference §2 and client.test.ts)."""
+"""/v3/users/me requests and answers: the request and status rules (domain) and the body (the JSON codec)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import json
 
 import pytest
 
+from hyperframes_auth.adapters.codec import read_user_info as parse_userinfo
+from hyperframes_auth.adapters.codec import to_plain
 from hyperframes_auth.domain.api import (
+    UserInfo,
     auth_headers,
-    check_userinfo,
+    check_answer,
     is_insufficient_scope,
-    parse_userinfo,
     userinfo_request,
 )
 from hyperframes_auth.domain.credentials import OAuthTokens
@@ -19,6 +21,16 @@ from hyperframes_auth.domain.http import HttpResponse
 from hyperframes_auth.domain.resolve import ApiKeyCredential, OAuthCredential
 
 OAUTH = OAuthCredential(OAuthTokens("at_123"), "file_json", stale=False, refreshable=False)
+
+
+def check_userinfo(response: HttpResponse) -> UserInfo:
+    return parse_userinfo(check_answer(response))
+
+
+def as_json(user: UserInfo) -> object:
+    return {k: v for k, v in to_plain(user).items() if v is not None}  # type: ignore[attr-defined]
+
+
 KEY = ApiKeyCredential("hg_key_12345", "env")
 
 
@@ -59,10 +71,17 @@ def test_wrapped_and_unwrapped_payloads_with_nested_credits():
 
 
 def test_odd_payloads():
-    assert parse_userinfo({"data": [1, 2]}).as_json() == {}
-    assert parse_userinfo([1, 2]).as_json() == {}
+    assert as_json(parse_userinfo({"data": [1, 2]})) == {}
+    assert as_json(parse_userinfo([1, 2])) == {}
     assert parse_userinfo(None).identity == "(unknown user)"
-    assert parse_userinfo({"email": ""}).identity == ""  # `??`: an empty email is not skipped
+    assert parse_userinfo({"email": "", "username": "u"}).identity == "u"  # an empty email is skipped
+    assert parse_userinfo({"username": "u"}).identity == "u"
+
+
+def test_the_name_shown_is_the_email_else_first_and_last_else_the_username():
+    assert parse_userinfo({"email": "e@x", "first_name": "Ada", "username": "u"}).identity == "e@x"
+    assert parse_userinfo({"first_name": "Ada", "last_name": "Lovelace", "username": "u"}).identity == "Ada Lovelace"
+    assert parse_userinfo({"last_name": "Lovelace", "username": "u"}).identity == "Lovelace"
     assert parse_userinfo({"username": "u"}).identity == "u"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,12 +53,31 @@ def test_front_channel_tokens_are_never_returned():
     assert not hasattr(verdict, "access_token")
 
 
+OURS = "http://127.0.0.1:5000/oauth/callback"
+
+
 def test_pasted_bare_code_yields_nothing_and_full_url_yields_its_query():
-    assert pasted_query("EVIL_CODE") == {}
-    assert judge(STATE, pasted_query("EVIL_CODE")).kind == "ignored"
+    assert pasted_query("EVIL_CODE", OURS) == {}
+    assert judge(STATE, pasted_query("EVIL_CODE", OURS)).kind == "ignored"
     url = f"http://127.0.0.1:5000/oauth/callback?code=abc&state={STATE}"
-    assert judge(STATE, pasted_query(f"  {url}\n")).kind == "accepted"
-    assert judge(STATE, pasted_query(url.replace(STATE, "wrong"))).kind == "ignored"
+    assert judge(STATE, pasted_query(f"  {url}\n", OURS)).kind == "accepted"
+    assert judge(STATE, pasted_query(url.replace(STATE, "wrong"), OURS)).kind == "ignored"
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        "https://127.0.0.1:5000/oauth/callback",  # scheme
+        "http://evil.test:5000/oauth/callback",  # host
+        "http://localhost:5000/oauth/callback",  # another name for the host is still another host
+        "http://127.0.0.1:5001/oauth/callback",  # port
+        "http://127.0.0.1:5000/other/callback",  # path
+        "http://127.0.0.1:5000/oauth/callback/",  # path, by one byte
+        "http://127.0.0.1/oauth/callback",  # no port
+    ],
+)
+def test_a_pasted_url_must_point_at_our_listener_not_only_carry_the_state(elsewhere):
+    assert pasted_query(f"{elsewhere}?code=abc&state={STATE}", OURS) == {}
 
 
 def test_plus_and_percent_encoding_in_state():

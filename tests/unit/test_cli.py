@@ -9,45 +9,62 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile, format_instant
 from hyperframes_auth.domain.http import HttpResponse
-from hyperframes_auth.entrypoints import commands
 from hyperframes_auth.entrypoints.cli import app
-from hyperframes_auth.entrypoints.main import bare_api_key, main
-from tests.fakes import ENV, SETTINGS, T0, World, counter_entropy, json_response
+from hyperframes_auth.entrypoints.main import bare_api_key
+from hyperframes_auth.entrypoints.main import main as real_main
+from hyperframes_auth.entrypoints.terminal import Terminal
+from tests.fakes import ENV, T0, World, json_response
 
 runner = CliRunner()
+_TERMINAL: list[Terminal] = []
+
+
+class _WorldEnv(dict):
+    """The environment commands see: the fake server's endpoints plus whatever a test puts in ``world.env``."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+
+    def _all(self) -> dict[str, str]:
+        return {**ENV, **self.world.env}
+
+    def get(self, key, default=None):
+        return self._all().get(key, default)
+
+    def __getitem__(self, key):
+        return self._all()[key]
+
+    def __contains__(self, key):
+        return key in self._all()
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> World:
+def world(monkeypatch: pytest.MonkeyPatch):
     """Route every command to a fake world: server, store, clock, listener and a browser whose user approves."""
     w = World()
     w.env = {}
-
-    def factory(io_: commands.Io, verbose: bool = False, interactive: bool = True, **options: object) -> HeyGenAuth:
-        return HeyGenAuth(
-            SETTINGS,
-            env={**w.env},
-            interactive=interactive,
-            http=w.server,
-            store=w.store,
-            clock=w.clock,
-            browser=w.browser,
-            listen=lambda: w.listener,
-            entropy=counter_entropy(),  # type: ignore[arg-type]
-            notify=options.get("notify"),  # type: ignore[arg-type]
-        )
-
-    monkeypatch.setattr(commands, "make_auth", factory)
     for name in ENV:
         monkeypatch.delenv(name, raising=False)
-    return w
+    _TERMINAL[:] = [Terminal(env=_WorldEnv(w), adapters=w.adapters())]
+    yield w
+    _TERMINAL.clear()
 
 
 def invoke(*args: str, stdin: str | None = None):
-    return runner.invoke(app, list(args), input=stdin)
+    return runner.invoke(app, list(args), input=stdin, obj=_TERMINAL[0] if _TERMINAL else None)
+
+
+def main(args: list[str]) -> int:
+    return real_main(args, _TERMINAL[0] if _TERMINAL else None)
 
 
 def test_auth_without_a_subcommand_prints_help(world):
@@ -216,6 +233,7 @@ def test_status_not_signed_in(world):
     assert result.stdout.startswith("Not signed in to HeyGen.")
     assert json.loads(invoke("auth", "status", "--json").stdout) == {
         "configured": False,
+        "interactive": False,
         "recommended_action": "hyperframes auth login",
     }
 
@@ -227,6 +245,8 @@ def test_status_with_a_broken_store(world):
     assert json.loads(result.stdout) == {
         "configured": False,
         "error": "Credential file is unreadable: invalid JSON: Expecting value",
+        "code": "INVALID_STORE",
+        "message": "Credential file is unreadable: invalid JSON: Expecting value",
         "hint": "Delete ~/.heygen/credentials and run `hyperframes auth login` to re-create it.",
     }
     human = invoke("auth", "status")
@@ -355,16 +375,17 @@ def test_colour_only_on_a_tty_and_never_with_no_color():
         def isatty(self) -> bool:
             return True
 
-    assert commands.Io(out=Tty(), env={}).color
-    assert not commands.Io(out=Tty(), env={"NO_COLOR": "1"}).color
-    assert not commands.Io(out=io.StringIO(), env={}).color
+    assert Terminal(out=Tty(), env={}).out_colour
+    assert not Terminal(out=Tty(), env={"NO_COLOR": "1"}).out_colour
+    assert not Terminal(out=io.StringIO(), env={}).out_colour
 
 
 def test_a_bug_is_one_line_not_a_traceback(world, capsys, monkeypatch):
     def broken(*_args, **_kwargs):
         raise ZeroDivisionError("rt-SECRET-in-a-message")
 
-    monkeypatch.setattr(commands, "make_auth", broken)
+    monkeypatch.setattr(world.store, "read", broken)
+    monkeypatch.setattr(world.store, "lock", broken)
     monkeypatch.delenv("HYPERFRAMES_DEBUG", raising=False)
     assert main(["auth", "token"]) == 1
     assert main(["auth", "refresh"]) == 1

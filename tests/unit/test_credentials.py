@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hyperframes_auth.adapters.codec import read_document as parse_document
+from hyperframes_auth.adapters.codec import write_document as render_document
 from hyperframes_auth.domain.credentials import (
     CredentialsDocument,
     OAuthTokens,
     UserProfile,
     format_instant,
-    parse_document,
     parse_instant,
-    render_document,
     with_api_key,
     with_login,
     with_refresh,

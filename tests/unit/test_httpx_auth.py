@@ -6,12 +6,13 @@ import asyncio
 import threading
 from datetime import timedelta
 
+import attrs
 import httpx
 import pytest
 
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, format_instant
-from tests.fakes import API, ENV, SETTINGS, T0, FakeAuthServer, FakeClock, FakeStore
+from tests.fakes import API, ENV, SETTINGS, T0, FakeAuthServer, FakeClock, FakeStore, facade
 
 FRESH = format_instant(T0 + timedelta(hours=1))
 STALE = format_instant(T0 + timedelta(seconds=30))
@@ -23,7 +24,7 @@ class Setup:
         self.clock = FakeClock()
         self.server = FakeAuthServer(self.clock)
         self.store = FakeStore(doc)
-        self.auth = HeyGenAuth(SETTINGS, env={}, http=self.server, store=self.store, clock=self.clock, leeway=leeway)
+        self.auth = facade(SETTINGS, env={}, http=self.server, store=self.store, clock=self.clock, leeway=leeway)
         self.httpx_auth = self.auth.httpx_auth()
 
     def live_tokens(self, expires_at: str = FRESH) -> OAuthTokens:
@@ -31,7 +32,7 @@ class Setup:
         response = self.server._issue("grant-1", "alice")
         body = httpx.Response(200, content=response.body).json()
         tokens = OAuthTokens(body["access_token"], body["refresh_token"], expires_at)
-        self.store.doc = self.store.doc.replace(oauth=tokens)
+        self.store.doc = attrs.evolve(self.store.doc, oauth=tokens)
         return tokens
 
     def refreshes(self) -> int:
@@ -75,7 +76,7 @@ def test_by_hand_a_stale_token_is_refreshed_before_sending():
 
 def test_by_hand_a_failed_early_refresh_sends_the_still_valid_token():
     setup, tokens = oauth_setup(STALE)
-    setup.server.scripted.append(httpx_response_503())
+    setup.server.scripted.extend([httpx_response_503()] * 3)  # still down after every retry it invites
     request = next(setup.httpx_auth.sync_auth_flow(httpx.Request("GET", f"{API}/x")))
     assert request.headers["authorization"] == f"Bearer {tokens.access_token}"
 
@@ -182,7 +183,7 @@ def test_non_interactive_callers_never_get_a_browser():
 
     setup = Setup(CredentialsDocument())
     with pytest.raises(InteractionRequired) as info:
-        setup.auth.login()
+        setup.auth.login_browser()
     assert "hyperframes auth login" in (info.value.hint or "")
     with pytest.raises(InteractionRequired):
         setup.auth.login_device()
@@ -198,7 +199,7 @@ def test_from_env_reads_the_same_variables_as_the_cli(tmp_path):
 def test_an_explicit_timeout_reaches_every_token_and_api_request_but_not_revocation():
     setup = Setup(CredentialsDocument())
     setup.live_tokens(STALE)
-    auth = HeyGenAuth(SETTINGS, env={}, http=setup.server, store=setup.store, clock=setup.clock, timeout=3.0)
+    auth = facade(SETTINGS, env={}, http=setup.server, store=setup.store, clock=setup.clock, timeout=3.0)
     auth.whoami()
     auth.logout()
     timeouts = {(r.url.rsplit("/", 1)[-1], r.timeout) for r in setup.server.requests}

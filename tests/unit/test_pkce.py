@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hyperframes_auth.domain.machine import AuthCodeFlow
+from hyperframes_auth.domain.messages import start_auth_code_flow
 from hyperframes_auth.domain.pkce import b64url, make_state, make_verifier, s256, same_secret
 from tests.fakes import CONFIG, counter_entropy
 
@@ -61,7 +61,7 @@ def test_same_secret_compares_exactly():
 
 
 def test_authorization_url_uses_s256_and_the_reference_query_order():
-    flow = AuthCodeFlow.start(CONFIG, "http://127.0.0.1:5555/oauth/callback", counter_entropy())
+    flow = start_auth_code_flow(CONFIG, "http://127.0.0.1:5555/oauth/callback", counter_entropy())
     parts = urlsplit(flow.authorize_url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == CONFIG.authorize_url
     keys = [pair.split("=")[0] for pair in parts.query.split("&")]
@@ -84,8 +84,8 @@ def test_authorization_url_uses_s256_and_the_reference_query_order():
 
 def test_each_flow_draws_new_secrets_and_hides_them_from_repr():
     entropy = counter_entropy()
-    one = AuthCodeFlow.start(CONFIG, "http://127.0.0.1:1/oauth/callback", entropy)
-    two = AuthCodeFlow.start(CONFIG, "http://127.0.0.1:1/oauth/callback", entropy)
+    one = start_auth_code_flow(CONFIG, "http://127.0.0.1:1/oauth/callback", entropy)
+    two = start_auth_code_flow(CONFIG, "http://127.0.0.1:1/oauth/callback", entropy)
     assert one.state != two.state
     assert one.verifier != two.verifier
     assert one.verifier not in repr(one)

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from hyperframes_auth.adapters.codec import read_document as parse_document
 from hyperframes_auth.domain.credentials import (
     CredentialsDocument,
     OAuthTokens,
     format_instant,
-    parse_document,
 )
 from hyperframes_auth.domain.errors import InvalidStore, NotConfigured
 from hyperframes_auth.domain.resolve import ApiKeyCredential, OAuthCredential, resolve

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile, format_instant
-from hyperframes_auth.domain.driver import BrowserOpening, CallbackIgnored, Remark, WaitingForCallback
 from hyperframes_auth.domain.errors import (
     ApiError,
     DeviceAuthFailed,
@@ -19,6 +19,8 @@ from hyperframes_auth.domain.errors import (
     TransportError,
     Unauthenticated,
 )
+from hyperframes_auth.domain.flow import Remark
+from hyperframes_auth.domain.ports import BrowserOpening, CallbackIgnored, WaitingForCallback
 from hyperframes_auth.domain.resolve import OAuthCredential
 from hyperframes_auth.domain.service import check_api_key
 from tests.fakes import T0, World, json_response
@@ -92,7 +94,7 @@ def test_stale_token_is_refreshed_once_and_rotation_is_stored():
     world = signed_in_world()
     old = world.store.doc.oauth
     world.clock.advance(3600)
-    credential = world.service.fresh_credential()
+    credential = world.service.credential()
     new = world.store.doc.oauth
     assert credential.secret == new.access_token != old.access_token
     assert new.refresh_token != old.refresh_token
@@ -115,8 +117,8 @@ def test_invalid_grant_rereads_the_store_once():
     mine = world.store.doc.oauth
 
     def rotate_behind_our_back(request):
-        world.store.doc = world.store.doc.replace(
-            oauth=OAuthTokens("at-other", "rt-other", format_instant(T0 + timedelta(hours=2)))
+        world.store.doc = attrs.evolve(
+            world.store.doc, oauth=OAuthTokens("at-other", "rt-other", format_instant(T0 + timedelta(hours=2)))
         )
         return json_response(400, {"error": "invalid_grant"})
 
@@ -144,17 +146,17 @@ def test_failed_proactive_refresh_uses_the_still_valid_token_until_it_expires():
     held = world.store.doc.oauth
     world.clock.advance(3600 - 30)  # inside the 60 s leeway, not yet expired
     world.server.fail_with = TransportError("auth.test", "timed out")
-    assert world.service.fresh_credential().secret == held.access_token
+    assert world.service.credential().secret == held.access_token
     world.clock.advance(60)  # now expired
     with pytest.raises(TransportError):
-        world.service.fresh_credential()
+        world.service.credential()
 
 
 def test_whoami_refreshes_once_and_retries_once_on_401():
     world = signed_in_world()
     token = world.store.doc.oauth.access_token
     world.server.access[token]["expires"] = T0  # the server expired it early; our clock says fresh
-    user = world.service.whoami(world.service.credential())
+    user = world.service.whoami(world.service.resolved())
     assert user.identity == "alice@example.test"
     assert len([f for f in world.server.token_requests if f["grant_type"] == "refresh_token"]) == 1
 
@@ -163,7 +165,7 @@ def test_whoami_gives_up_after_one_refresh():
     world = signed_in_world()
     world.server._userinfo = lambda r: json_response(401, {"error": "invalid_token"})  # type: ignore[method-assign]
     with pytest.raises(Unauthenticated):
-        world.service.whoami(world.service.credential())
+        world.service.whoami(world.service.resolved())
     assert len([f for f in world.server.token_requests if f["grant_type"] == "refresh_token"]) == 1
 
 
@@ -172,7 +174,7 @@ def test_whoami_with_refused_refresh_reports_the_original_401():
     world.server._userinfo = lambda r: json_response(401, {"message": "token revoked"})  # type: ignore[method-assign]
     world.server.scripted.append(json_response(400, {"error": "invalid_grant"}))
     with pytest.raises(Unauthenticated, match="token revoked"):
-        world.service.whoami(world.service.credential())
+        world.service.whoami(world.service.resolved())
 
 
 def test_api_keys_are_never_retried():
@@ -280,7 +282,7 @@ def test_logout_keep_api_key_and_wipe_despite_network_failure():
     world = signed_in_world(doc=CredentialsDocument(api_key="hg_keepme12"))
     world.server.fail_with = TransportError("auth.test", "down")
     result = world.service.logout(keep_api_key=True)
-    assert len(result.notes) == 2
+    assert len(result.remarks) == 2
     assert world.store.doc.api_key == "hg_keepme12"
     assert world.store.doc.oauth is None
 
@@ -305,13 +307,11 @@ def test_threads_refresh_once():
     world = signed_in_world()
     world.clock.advance(3600)
     results = []
-    threads = [
-        threading.Thread(target=lambda: results.append(world.service.fresh_credential().secret)) for _ in range(16)
-    ]
+    threads = [threading.Thread(target=lambda: results.append(world.service.credential().secret)) for _ in range(16)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(set(results)) == 1
     assert len([f for f in world.server.token_requests if f["grant_type"] == "refresh_token"]) == 1
-    assert isinstance(world.service.credential(), OAuthCredential)
+    assert isinstance(world.service.resolved(), OAuthCredential)

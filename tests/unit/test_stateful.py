@@ -2,10 +2,11 @@
 
 While the server rotates, rejects, expires and revokes, these invariants must hold after every step:
 
-* an authorization code is exchanged at most once;
+* an authorization code is exchanged at most once (likewise, a retry the server invited is not an exchange);
 * the token request's redirect_uri is the one the authorization request carried;
 * a rotated-out refresh token is never sent again (the fake server counts replays);
-* at most one refresh per 401;
+* at most one refresh per 401 (a retry the server invited, with 429, 503 or ``temporarily_unavailable``, spends
+  nothing and is not counted);
 * an OAuth write never loses the API key or unknown fields.
 """
 
@@ -48,7 +49,7 @@ class SignInMachine(RuleBasedStateMachine):
 
     @property
     def refresh_requests(self) -> int:
-        return sum(1 for f in self.world.server.token_requests if f.get("grant_type") == "refresh_token")
+        return sum(1 for f in self.world.server.spending_token_requests if f.get("grant_type") == "refresh_token")
 
     # -------------------------------------------------------------------------------- rules
 
@@ -69,14 +70,14 @@ class SignInMachine(RuleBasedStateMachine):
     @rule()
     def use_the_token(self) -> None:
         with contextlib.suppress(AuthError):
-            self.world.service.fresh_credential()
+            self.world.service.credential()
 
     @precondition(lambda self: self.world.store.doc.oauth is not None)
     @rule()
     def who_am_i(self) -> None:
         before = self.refresh_requests
         try:
-            credential = self.world.service.credential()
+            credential = self.world.service.resolved()
             self.world.service.whoami(credential)
         except AuthError:
             pass
@@ -115,7 +116,7 @@ class SignInMachine(RuleBasedStateMachine):
     @invariant()
     def codes_are_exchanged_at_most_once(self) -> None:
         codes = Counter(
-            f["code"] for f in self.world.server.token_requests if f.get("grant_type") == "authorization_code"
+            f["code"] for f in self.world.server.spending_token_requests if f.get("grant_type") == "authorization_code"
         )
         assert all(n == 1 for n in codes.values())
 

@@ -1,4 +1,4 @@
-"""Settings from the environment (reference §2, §3.1, §8; checklist items 61, 88, 95, 96)."""
+"""Settings from the environment: defaults, overrides, endpoint rules, the config directory, the store kind."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hyperframes_auth.domain.config import DEFAULT_CLIENT_ID, Settings, check_endpoint
+from hyperframes_auth.domain.client import check_endpoint
 from hyperframes_auth.domain.errors import ConfigError
+from hyperframes_auth.entrypoints.settings import DEFAULT_CLIENT_ID, Settings
 
 
 def test_defaults_are_heygens_hosts():

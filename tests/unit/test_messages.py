@@ -1,4 +1,4 @@
-"""Token responses (reference §2 parseTokenResponse, RFC 6749 §5.1/§5.2, checklist items 15, 16, 21, 97)."""
+"""Token responses (RFC 6749 §5.1/§5.2): what is accepted, what is refused, and how errors are read."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hyperframes_auth.domain.credentials import parse_instant
-from hyperframes_auth.domain.errors import RefreshFailed
+from hyperframes_auth.domain.errors import InvalidTokenResponse
 from hyperframes_auth.domain.http import HttpResponse
-from hyperframes_auth.domain.tokens import classify, parse_expires_in, parse_token_response, read_oauth_error
+from hyperframes_auth.domain.messages import classify, parse_expires_in, parse_token_response, read_oauth_error
 from tests.fakes import T0
 
 
@@ -52,10 +52,25 @@ def test_parses_a_full_response():
         (None, None),
         (True, None),
         (float("inf"), 366 * 86400),
+        (10**400, 366 * 86400),  # too large for a float
+        (-(10**400), 30),
+        ("1e400", 366 * 86400),
+        ("\u0663\u0666\u0660\u0660", None),  # Arabic-Indic digits: not ASCII, not a number here
+        ("\u00b2", None),
     ],
 )
 def test_expires_in_is_lenient_and_clamped(value, seconds):
     assert parse_expires_in(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), ("\u00b2", None), ("\u0663", None), ("9" * 400, 3600.0), ("-1", None), ("1.5", None), ("", None)],
+)
+def test_retry_after_accepts_ascii_digits_only_and_is_capped(header, seconds):
+    from hyperframes_auth.domain.messages import parse_retry_after
+
+    assert parse_retry_after(HttpResponse(503, {"retry-after": header})) == seconds
 
 
 @pytest.mark.parametrize(
@@ -67,16 +82,19 @@ def test_expires_in_is_lenient_and_clamped(value, seconds):
         ({}, "did not return an access_token"),
         ({"access_token": ""}, "did not return an access_token"),
         ({"access_token": 5}, "non-string access_token"),
-        ({"access_token": "a\r\nb"}, "control characters"),
-        ({"access_token": "a", "refresh_token": "r\nt"}, "refresh_token contains control characters"),
+        ({"access_token": "a\r\nb"}, "access_token holds characters a token may not contain"),
+        ({"access_token": "a", "refresh_token": "r\nt"}, "refresh_token holds characters a token may not contain"),
+        ({"access_token": "a b"}, "access_token holds characters"),
+        ({"access_token": "t\u00e9"}, "access_token holds characters"),
+        ({"access_token": "ok", "refresh_token": "r\u2028t"}, "refresh_token holds characters"),
         ({"access_token": "a", "token_type": "mac"}, "other than Bearer"),
         ({"access_token": "a", "token_type": 7}, "other than Bearer"),
     ],
 )
-def test_shape_failures_are_refresh_failed(payload, message):
-    with pytest.raises(RefreshFailed, match=message) as info:
+def test_shape_failures_are_invalid_token_responses(payload, message):
+    with pytest.raises(InvalidTokenResponse, match=message) as info:
         parse_token_response(payload, T0)
-    assert info.value.code == "REFRESH_FAILED"
+    assert info.value.code == "INVALID_TOKEN_RESPONSE"
 
 
 def test_bearer_is_case_insensitive_and_missing_type_is_accepted():
@@ -151,7 +169,7 @@ token_like = st.fixed_dictionaries(
 def test_any_json_gives_credentials_or_our_typed_error(payload):
     try:
         tokens = parse_token_response(payload, T0)
-    except RefreshFailed:
+    except InvalidTokenResponse:
         return
     assert tokens.access_token
 

@@ -1,0 +1,312 @@
+"""The terminal: output streams, input, colour, prompts, a live waiting line, and what a sign-in shows a person.
+
+Conventions: results on stdout, diagnostics on stderr. Each stream decides about colour for itself: ``NO_COLOR``
+turns it off, ``FORCE_COLOR`` (other than ``0``) turns it on, otherwise only a terminal gets it. Nothing a server
+sent is printed without going through ``neutralize``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+from ..domain.errors import AuthError
+from ..domain.redact import neutralize
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import TextIO
+
+    from ..domain.ports import Notice
+    from .bootstrap import Adapters
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def isatty(stream: object) -> bool:
+    check = getattr(stream, "isatty", None)
+    try:
+        return bool(check and check())
+    except ValueError:  # a closed stream
+        return False
+
+
+def truthy(value: str | None) -> bool:
+    """An environment flag that is set to something other than empty, ``0``, ``false`` or ``no``."""
+    return (value or "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _colour(stream: object, env: Mapping[str, str]) -> bool:
+    if "NO_COLOR" in env:
+        return False
+    force = env.get("FORCE_COLOR")
+    if force is not None and force != "":
+        return force != "0"
+    return isatty(stream) and env.get("TERM") != "dumb"
+
+
+class Terminal:
+    """The streams a command talks to, the environment it runs in, and the adapters to build it with.
+
+    Args:
+        out, err, stdin: the streams (``sys``'s by default).
+        env: the environment (``os.environ`` by default).
+        adapters: replacements for real adapters (tests pass fakes; ``None`` in normal use).
+    """
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        stdin: TextIO | None = None,
+        env: Mapping[str, str] | None = None,
+        adapters: Adapters | None = None,
+    ) -> None:
+        self._out, self._err, self._stdin = out, err, stdin
+        self.env = os.environ if env is None else env
+        self.adapters = adapters
+        self._live: str | None = None
+        self._lock = threading.Lock()
+
+    # The process's streams are looked up when used, so a terminal made early still writes where ``sys`` points.
+    @property
+    def out(self) -> TextIO:
+        return self._out or sys.stdout
+
+    @property
+    def err(self) -> TextIO:
+        return self._err or sys.stderr
+
+    @property
+    def stdin(self) -> TextIO:
+        return self._stdin or sys.stdin
+
+    @property
+    def out_colour(self) -> bool:
+        return _colour(self.out, self.env)
+
+    @property
+    def err_colour(self) -> bool:
+        return _colour(self.err, self.env)
+
+    # ------------------------------------------------------------------------------------------ writing
+
+    def say(self, text: str = "") -> None:
+        with self._lock:
+            self._clear_live()
+            print(text, file=self.out, flush=True)
+
+    def warn(self, text: str) -> None:
+        with self._lock:
+            self._clear_live()
+            print(text, file=self.err, flush=True)
+
+    def paint(self, text: str, code: str, *, err: bool = True) -> str:
+        on = self.err_colour if err else self.out_colour
+        return f"\x1b[{code}m{text}\x1b[0m" if on else text
+
+    def ok(self, text: str) -> None:
+        self.say(f"{self.paint('✓', '32', err=False)} {text}")
+
+    def fail(self, error: AuthError, prefix: str = "") -> int:
+        """Print an error as one line of message and one of hint; return its exit code."""
+        self.warn(self.paint(f"{prefix}{neutralize(error.message)}", "31"))
+        if error.hint:
+            self.warn(neutralize(error.hint))
+        return error.exit_code
+
+    # ------------------------------------------------------------------------------------------ the live line
+
+    def live(self, text: str | None) -> None:
+        """Show ``text`` as the one live line on stderr (a terminal only), replacing the last; ``None`` clears it."""
+        if not isatty(self.err):
+            return
+        with self._lock:
+            self._clear_live()
+            if text:
+                self.err.write(text)
+                self.err.flush()
+                self._live = text
+
+    def _clear_live(self) -> None:
+        if self._live is not None:
+            self.err.write("\r\x1b[2K")
+            self.err.flush()
+            self._live = None
+
+    # ------------------------------------------------------------------------------------------ input
+
+    def interactive(self) -> bool:
+        """A person is at this terminal (stdin and stdout are terminals)."""
+        return isatty(self.stdin) and isatty(self.out)
+
+    def in_ci(self) -> bool:
+        return truthy(self.env.get("CI"))
+
+    def confirm(self, question: str) -> bool:
+        """Ask a yes/no question on a terminal; anything but ``y``/``yes`` (and no terminal at all) is no."""
+        if not isatty(self.stdin):
+            return False
+        print(question, end="", file=self.out, flush=True)
+        try:
+            answer = self.stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+
+class Countdown:
+    """One live line with the time left, redrawn every second on a terminal until stopped."""
+
+    def __init__(self, terminal: Terminal, label: str, seconds: float) -> None:
+        self._terminal = terminal
+        self._label = label
+        self._until = time.monotonic() + seconds
+        self._stop = threading.Event()
+
+    def start(self) -> Countdown:
+        if isatty(self._terminal.err):
+            from .bootstrap import background
+
+            background(self._tick, name="hf-countdown")
+        return self
+
+    def _tick(self) -> None:
+        while not self._stop.is_set():
+            left = max(0, int(self._until - time.monotonic()))
+            self._terminal.live(f"{self._label} ({left // 60}:{left % 60:02d} left)")
+            self._stop.wait(1.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._terminal.live(None)
+
+
+class LoginConsole:
+    """Turns the core's notices into what a person sees during a sign-in, and takes a pasted redirect URL.
+
+    Args:
+        terminal: where to write and read.
+        remote: the browser is on another machine (SSH, ``--no-browser``): say so, and read pasted URLs at once.
+        offer_browser: for a device code, offer to open the verification page (Enter) with this function.
+    """
+
+    def __init__(
+        self,
+        terminal: Terminal,
+        remote: bool = False,
+        offer_browser: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.terminal = terminal
+        self.remote = remote
+        self.offer_browser = offer_browser
+        self._countdown: Countdown | None = None
+        self._submit: Callable[[str], object] | None = None
+        self._redirect_uri: str | None = None
+        self._pasting = False
+        self._needs_paste = remote
+
+    def __call__(self, notice: Notice) -> None:
+        from ..domain import ports
+        from ..domain.flow import Remark
+
+        t = self.terminal
+        if isinstance(notice, ports.BrowserOpening):
+            if not self.remote:
+                t.say(f"Opening browser to {neutralize(notice.endpoint)} ...")
+        elif isinstance(notice, ports.BrowserUnavailable):
+            if self.remote:
+                t.warn("Open this URL in a browser to continue:")
+            else:
+                t.warn("Could not open a browser. Open this URL in a browser to continue:")
+            t.warn(f"  {notice.url}")
+            self._needs_paste = True
+        elif isinstance(notice, ports.WaitingForCallback):
+            self._waiting(notice)
+        elif isinstance(notice, ports.CallbackIgnored):
+            t.warn(t.paint(f"Warning: {neutralize(notice.reason)}.", "33"))
+        elif isinstance(notice, ports.DeviceCodeIssued):
+            self._device_code(notice)
+        elif isinstance(notice, Remark):
+            t.warn(t.paint(f"Note: {neutralize(notice.message)}", "2"))
+
+    def finished(self) -> None:
+        """The sign-in is over: clear the live line."""
+        if self._countdown is not None:
+            self._countdown.stop()
+            self._countdown = None
+
+    # ------------------------------------------------------------------------------------------ browser
+
+    def _waiting(self, notice: Notice) -> None:
+        from ..domain.ports import WaitingForCallback
+
+        assert isinstance(notice, WaitingForCallback)
+        self._redirect_uri = notice.redirect_uri
+        self._submit = notice.submit
+        self.terminal.say(f"Waiting for callback on {notice.redirect_uri} ...")
+        if self._needs_paste:
+            self._start_paste_prompt()
+        self._countdown = Countdown(self.terminal, "Waiting for the browser", notice.timeout).start()
+
+    def _start_paste_prompt(self) -> None:
+        if self._pasting:
+            return
+        self._pasting = True
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self._redirect_uri or "http://127.0.0.1:0/")
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        self.terminal.warn(
+            "This terminal looks remote or headless. After you sign in, the browser is sent to the address above.\n"
+            "  - If that page cannot load (the browser is on another machine), copy the whole address from the\n"
+            "    browser's address bar and paste it here, then press Enter.\n"
+            f"  - Or forward the port first: ssh -L {parts.port}:{host}:{parts.port} <this host>\n"
+            "  - Or run `hyperframes auth login --device` instead.",
+        )
+        from .bootstrap import background
+
+        background(self._read_pastes, name="hf-paste")
+
+    def _read_pastes(self) -> None:
+        for line in self.terminal.stdin:
+            text = line.strip()
+            if not text:
+                continue
+            if "?" not in text:
+                self.terminal.warn(
+                    "Paste the whole address from the address bar: it holds the state as well as the code."
+                )
+                continue
+            if self._submit is not None:
+                self._submit(text)
+
+    # ------------------------------------------------------------------------------------------ device
+
+    def _device_code(self, notice: Notice) -> None:
+        from ..domain.ports import DeviceCodeIssued
+
+        assert isinstance(notice, DeviceCodeIssued)
+        device = notice.device
+        t = self.terminal
+        uri, code = neutralize(device.verification_uri), neutralize(device.user_code)
+        t.say(f"To sign in, open {uri} and enter the code: {code}")
+        if device.verification_uri_complete:
+            t.say(f"  (or open {neutralize(device.verification_uri_complete)})")
+        page = device.verification_uri_complete or device.verification_uri
+        if self.offer_browser is not None and t.interactive() and not self.remote:
+            t.say("Press Enter to open it in your browser.")
+            from .bootstrap import background
+
+            opener = self.offer_browser
+
+            def wait_for_enter() -> None:
+                if t.stdin.readline():
+                    opener(page)
+
+            background(wait_for_enter, name="hf-device-enter")
+        t.say("Waiting for approval ...")
+        self._countdown = Countdown(t, "Waiting for approval", device.expires_in).start()
