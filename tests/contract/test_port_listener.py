@@ -1,5 +1,6 @@
 """The CallbackListener contract on the fake and on the real loopback listener (over real sockets), and the
-real listener's hardening: checklist items 29-40 and issue #3's fault list."""
+real listener's hardening: loopback bind, strict routing, escaped pages, hostile bytes (RFC 8252 §7.3, §8.3).
+Crowding (tricklers, shedding, close) is in test_listener_crowding.py."""
 
 from __future__ import annotations
 
