@@ -1,10 +1,10 @@
 """``CredentialsFile``: the plain JSON store shared with the TypeScript CLI and heygen-cli.
 
 ``$HEYGEN_CONFIG_DIR/credentials``, else ``~/.heygen/credentials`` (no extension), in the format of
-``domain.credentials`` (reference §3.2); files are 0600 in a 0700 directory and written atomically
-(``files.SecureFile``).
+``domain.credentials``; files are 0600 in a 0700 directory, trusted only when they deserve it, and written
+atomically (``files.SecureFile``).
 
-Kept free of attrs and filelock at import time: ``hyperframes auth token`` reads through it.
+Kept free of attrs at import time: ``hyperframes auth token`` reads through it.
 """
 
 from __future__ import annotations
@@ -25,16 +25,23 @@ class CredentialsFile(SecureFile):
         """The stored document; an absent or empty file gives an empty document.
 
         Raises:
-            InvalidStore: the file cannot be read or parsed (it is left as it is).
+            InvalidStore: the file cannot be read or parsed (it is left as it is); the hint names its path.
+            UnsafeStore: the directory or the file cannot be trusted.
         """
         data = self.read_bytes()
         if data is None:
             return CredentialsDocument()
         try:
-            text = data.decode("utf-8")
+            return parse_document(data.decode("utf-8"))
         except UnicodeDecodeError:
-            raise InvalidStore(f"{self.path} is not UTF-8 text") from None
-        return parse_document(text)
+            raise InvalidStore(f"{self.path} is not UTF-8 text", path=self.path) from None
+        except InvalidStore as exc:
+            if exc.path is not None:
+                raise
+            raise InvalidStore(f"{self.path}: {exc.detail}", path=self.path) from None
+
+    def encode(self, doc: CredentialsDocument) -> bytes:
+        return render_document(doc).encode("utf-8")
 
     def write(self, doc: CredentialsDocument) -> None:
-        self.write_bytes(render_document(doc).encode("utf-8"))
+        self.write_bytes(self.encode(doc))

@@ -1,14 +1,41 @@
-"""Safe file handling shared by both credential stores: careful reads, atomic writes, a cross-process lock.
+"""Safe file handling shared by both credential stores: trusted directories, careful reads, reserved atomic writes,
+a cross-process lock.
 
-* Reads ``lstat`` first and refuse symlinks, FIFOs, directories and files over 1 MiB; the open uses
-  ``O_NOFOLLOW | O_NONBLOCK`` so a swapped-in FIFO cannot hang us (checklist items 60, 79).
-* Writes never truncate in place: a temporary file in the same directory (``mkstemp``: ``O_EXCL``, 0600),
-  written, fsynced, ``os.replace``d over the target, then the directory fsynced (checklist items 54-58). A kill
-  at any instant leaves the old or the new content, never a mix.
-* The directory is created 0700 and tightened to 0700 if it was wider; files are created 0600 whatever the
-  umask (umask can only narrow those modes).
-* ``lock()`` is an exclusive kernel lock (``flock`` through filelock) on ``<file>.lock`` with a bounded wait;
-  the kernel releases it when a process dies, so a crashed holder never wedges the others.
+Trust (what OpenSSH asks of ``~/.ssh``), checked on descriptors so a path swapped between a check and an action
+cannot redirect the action:
+
+* The directory is opened once with ``O_DIRECTORY | O_NOFOLLOW`` and checked with ``fstat``; every entry in it is
+  then reached relative to that descriptor (``openat``, ``renameat``, ``unlinkat``, ``fstatat`` through
+  ``dir_fd``). A directory that is a symbolic link, is owned by another user, or is writable by group or others is
+  refused (``UnsafeStore``, whose hint names the path and the fix, e.g. ``chmod 700 <dir>``). Ownership means the
+  effective uid, root included; a root-owned directory is refused for anyone else (``sudo chown`` fixes it).
+* The credentials file is opened with ``O_NOFOLLOW | O_NONBLOCK`` (a swapped-in FIFO cannot hang us) and checked
+  with ``fstat``: symlinks, FIFOs, directories and files over 1 MiB are refused (``InvalidStore``); a file owned
+  by another user, writable by group or others, or with more than one hard link is refused (``UnsafeStore``), on
+  read and on write.
+* What is merely readable by others (a 0755 directory, a 0644 file) and is ours is tightened to 0700 / 0600 with
+  ``fchmod`` on its descriptor rather than refused: the TypeScript CLI and older versions may have created it so,
+  and refusing would lock people out for something we can repair safely.
+* Missing directories are created one level at a time, each ``mkdir(0700)`` then set to exactly 0700 whatever
+  the umask (not ``makedirs``, which gives intermediate levels the umask's mode). The directory's own parents are
+  resolved like any path (macOS's ``/var`` is a symlink) and are not checked.
+* Windows: there are no POSIX owners or mode bits (NTFS uses ACLs, and the profile directory's ACL is what keeps
+  others out), no ``O_NOFOLLOW`` and no ``dir_fd``. There we check only what ``lstat`` shows: symlinks, special
+  files, size and hard links; entries are reached by path.
+
+Writes never truncate in place. ``reserve()`` prepares a save before anything is spent (a refresh whose answer
+cannot be stored is lost for good under refresh-token rotation): it creates the temp file in the same directory
+(``O_EXCL``, 0600) and reserves space for it (``posix_fallocate``, else zeros), so a full disk, a read-only or
+non-writable directory shows up as ``StoreWriteFailed`` before the request. ``commit`` then writes into space
+already held, truncates, fsyncs (``F_FULLFSYNC`` on macOS), renames over the target and fsyncs the directory, with
+a few short retries. A kill at any instant leaves the old or the new content, never a mix. On copy-on-write file
+systems (btrfs, ZFS, APFS) overwriting reserved blocks can still need new ones: there the reservation lowers the
+risk without removing it.
+
+``lock()`` is an exclusive kernel lock on ``<file>.lock`` (``adapters.lock``), with a bounded wait; the kernel
+releases it when a process dies, so a crashed holder never wedges the others. When the lock is released and the
+store's file is gone with no save of ours in flight, the lock file is removed too (while still held), so signing
+out leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,19 +43,81 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from ..domain.errors import AuthError, InvalidStore, StoreLocked
+from ..domain.errors import InvalidStore, StoreLocked, StoreWriteFailed, UnsafeStore
+
+TYPE_CHECKING = False  # keep `typing` off the CLI's fast paths; type checkers know this name
+if TYPE_CHECKING:
+    from ..domain.credentials import CredentialsDocument
 
 MAX_FILE_BYTES = 1024 * 1024
-STALE_TEMP_SECONDS = 60.0
+# Temp files older than this belong to killed writers and are swept. Longer than any save or reservation can live
+# (a reservation spans one refresh under the lock: at most LOCK_TIMEOUT), so a live one is never swept.
+STALE_TEMP_SECONDS = 600.0
 LOCK_TIMEOUT = 45.0  # longer than one refresh may take under the lock (15 s per request, 30 s deadline)
+MIN_RESERVATION = 64 * 1024
+WRITE_RETRY_DELAYS = (0.01, 0.03, 0.1)  # seconds before the 2nd, 3rd and 4th try of a failed commit
+
+_POSIX = os.name == "posix"
+# os.replace takes dir_fds wherever os.rename does (both are renameat), though only rename is listed.
+_DIR_FDS = _POSIX and {os.open, os.stat, os.unlink, os.mkdir, os.rename} <= os.supports_dir_fd
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOINHERIT", 0) | getattr(os, "O_BINARY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_READ_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
+_TEMP_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
+
+
+class _Directory:
+    """The store's directory, opened once and checked; its entries are reached through its descriptor (POSIX)."""
+
+    def __init__(self, path: str, fd: int | None) -> None:
+        self.path = path
+        self.fd = fd
+
+    def open(self, name: str, flags: int, mode: int = 0o600) -> int:
+        if self.fd is None:
+            return os.open(os.path.join(self.path, name), flags, mode)
+        return os.open(name, flags, mode, dir_fd=self.fd)
+
+    def lstat(self, name: str) -> os.stat_result:
+        if self.fd is None:
+            return os.lstat(os.path.join(self.path, name))
+        return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+
+    def replace(self, source: str, target: str) -> None:
+        if self.fd is None:
+            os.replace(os.path.join(self.path, source), os.path.join(self.path, target))
+        else:
+            os.replace(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def unlink(self, name: str) -> None:
+        if self.fd is None:
+            os.unlink(os.path.join(self.path, name))
+        else:
+            os.unlink(name, dir_fd=self.fd)
+
+    def names(self) -> list[str]:
+        return os.listdir(self.path if self.fd is None else self.fd)
+
+    def fsync(self) -> None:
+        """Make renames and unlinks durable (POSIX); a failure leaves them done, only perhaps not yet on disk."""
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd is not None and self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1  # any later use fails (EBADF) instead of falling back to paths
 
 
 class SecureFile:
-    """One credentials file on disk, handled safely. Subclasses decide what its bytes mean.
+    """One credentials file on disk, handled safely. Subclasses decide what its bytes mean (``write``, ``encode``).
 
     Args:
         path: the file.
@@ -40,38 +129,90 @@ class SecureFile:
     def __init__(self, path: str, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = os.path.abspath(os.path.expanduser(path))
         self.lock_timeout = lock_timeout
+        self._catching: dict[int, list[bytes]] = {}  # thread id -> bytes ``encode`` caught from ``write``
 
     @property
     def location(self) -> str:
         return self.path
 
+    @property
+    def _name(self) -> str:
+        return os.path.basename(self.path)
+
+    # ------------------------------------------------------------------------------------------ the directory
+
+    def ensure_directory(self) -> None:
+        """Create the directory (each missing level 0700) and check it can be trusted.
+
+        Raises:
+            UnsafeStore: it is a symlink, someone else's, or writable by group or others.
+            InvalidStore: it exists and is not a directory.
+            StoreWriteFailed: it cannot be created.
+        """
+        self._open_directory(create=True).close()
+
+    def _open_directory(self, create: bool) -> _Directory:
+        directory = os.path.dirname(self.path)
+        if create:
+            _make_directories(directory)
+        if not _DIR_FDS:
+            return _directory_by_path(directory)
+        try:
+            fd = os.open(directory, _DIR_FLAGS)
+        except FileNotFoundError:
+            if create:
+                raise StoreWriteFailed(self.path, FileNotFoundError(2, "the directory vanished")) from None
+            raise
+        except OSError as exc:
+            _refuse_directory(directory)
+            if create:
+                raise StoreWriteFailed(self.path, exc) from None
+            raise _unreadable(self.path, exc) from None
+        try:
+            _trust_directory(directory, os.fstat(fd), fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return _Directory(directory, fd)
+
     # ------------------------------------------------------------------------------------------ reading
 
     def read_bytes(self) -> bytes | None:
-        """The file's bytes, or ``None`` when there is no file.
+        """The file's bytes, or ``None`` when there is no file (or no directory).
 
         Raises:
             InvalidStore: not a regular file, too large, or unreadable.
+            UnsafeStore: the directory or the file cannot be trusted (see the module's docstring).
         """
         try:
-            info = os.lstat(self.path)
+            directory = self._open_directory(create=False)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise InvalidStore(f"unable to read {self.path}: {exc.strerror}") from None
-        self._check_kind(info)
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            fd = os.open(self.path, flags)
+            return self._read_in(directory)
+        finally:
+            directory.close()
+
+    def _read_in(self, directory: _Directory) -> bytes | None:
+        try:
+            self._check_kind(directory.lstat(self._name))
+            fd = directory.open(self._name, _READ_FLAGS)
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise InvalidStore(f"unable to read {self.path}: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as handle:
-            self._check_kind(os.fstat(handle.fileno()))
-            data = handle.read(MAX_FILE_BYTES + 1)
+            self._refuse_if_symlink(directory)
+            raise _unreadable(self.path, exc) from None
+        try:
+            info = os.fstat(fd)
+            self._check_kind(info)
+            self._trust_file(info, fd)
+            data = _read_up_to(fd, MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise _unreadable(self.path, exc) from None
+        finally:
+            os.close(fd)
         if len(data) > MAX_FILE_BYTES:
-            raise InvalidStore(f"{self.path} is larger than 1 MiB")
+            raise InvalidStore(f"{self.path} is larger than 1 MiB", path=self.path)
         return data
 
     def _check_kind(self, info: os.stat_result) -> None:
@@ -79,118 +220,275 @@ class SecureFile:
             raise InvalidStore(
                 f"{self.path} is a symbolic link; refusing to follow it",
                 f"Replace {self.path} with a regular file (or remove it) and sign in again.",
+                path=self.path,
             )
         if not stat.S_ISREG(info.st_mode):
             raise InvalidStore(
                 f"{self.path} is not a regular file",
                 f"Move {self.path} out of the way and sign in again.",
+                path=self.path,
             )
         if info.st_size > MAX_FILE_BYTES:
-            raise InvalidStore(f"{self.path} is larger than 1 MiB")
+            raise InvalidStore(f"{self.path} is larger than 1 MiB", path=self.path)
+
+    def _refuse_if_symlink(self, directory: _Directory) -> None:
+        """A name swapped for a symlink between our ``lstat`` and our ``open`` (``ELOOP``) is told as a symlink."""
+        with contextlib.suppress(OSError):
+            self._check_kind(directory.lstat(self._name))
+
+    def _trust_file(self, info: os.stat_result, fd: int | None) -> None:
+        """Refuse a file someone else could have written or can still reach; tighten one that is only readable."""
+        path = self.path
+        if info.st_nlink > 1:
+            raise UnsafeStore(
+                path,
+                f"it has {info.st_nlink} hard links, so another name shares its content",
+                f"Remove {path} (`rm {path}`) and sign in again.",
+            )
+        if not _POSIX:
+            return
+        uid = os.geteuid()
+        if info.st_uid != uid:
+            raise UnsafeStore(
+                path,
+                f"it is owned by uid {info.st_uid}, not by you (uid {uid})",
+                f"Make it yours (`sudo chown {uid} {path}`) or remove it, then try again.",
+            )
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o022:
+            raise UnsafeStore(
+                path,
+                f"it is writable by {_who(mode)} (mode {mode:04o})",
+                f"Run `chmod 600 {path}` (or remove it and sign in again).",
+            )
+        if mode & 0o077 and fd is not None and hasattr(os, "fchmod"):
+            with contextlib.suppress(OSError):  # a read-only file system: still ours, still not writable by others
+                os.fchmod(fd, 0o600)
 
     # ------------------------------------------------------------------------------------------ writing
 
-    def ensure_directory(self) -> None:
-        directory = os.path.dirname(self.path)
+    def write(self, doc: CredentialsDocument) -> None:
+        """Store ``doc`` (subclasses implement it, through ``write_bytes``)."""
+        raise NotImplementedError
+
+    def encode(self, doc: CredentialsDocument) -> bytes:
+        """The bytes ``write(doc)`` stores; ``PendingWrite.commit`` uses it.
+
+        Subclasses should override it. By default it runs ``write(doc)`` and catches the bytes handed to
+        ``write_bytes`` instead of writing them, so a store that only defines ``write`` can still commit.
+        """
+        import threading
+
+        thread = threading.get_ident()
+        caught = self._catching[thread] = []
         try:
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-        except FileExistsError:
-            raise InvalidStore(f"{directory} exists and is not a directory") from None
-        except OSError as exc:
-            raise InvalidStore(f"unable to create {directory}: {exc.strerror}") from None
-        if not os.path.isdir(directory):
-            raise InvalidStore(f"{directory} exists and is not a directory")
-        with contextlib.suppress(OSError):
-            if stat.S_IMODE(os.stat(directory).st_mode) & 0o077:
-                os.chmod(directory, 0o700)
+            self.write(doc)
+        finally:
+            del self._catching[thread]
+        if len(caught) != 1:
+            raise RuntimeError(f"{type(self).__name__}.write() made {len(caught)} writes; override encode()")
+        return caught[0]
 
     def write_bytes(self, data: bytes) -> None:
         """Replace the file's content atomically with ``data`` (mode 0600).
 
         Raises:
-            InvalidStore: the target is a symlink or special file, or the write failed (old content intact).
+            InvalidStore: the target is a symlink or special file.
+            UnsafeStore: the directory or the file cannot be trusted.
+            StoreWriteFailed: the write failed (disk full, read-only...); the old content is intact.
         """
-        self.ensure_directory()
-        with contextlib.suppress(FileNotFoundError):
-            self._check_kind(os.lstat(self.path))
-        import tempfile  # imported here: the read-only `auth token` path never pays for it
+        if self._catching:
+            import threading
 
-        directory = os.path.dirname(self.path)
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(self.path)}.", suffix=".tmp", dir=directory)
-        except OSError as exc:
-            raise InvalidStore(f"unable to write {self.path}: {exc.strerror}") from None
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise InvalidStore(f"unable to write {self.path}: {exc.strerror}") from None
-        _fsync_directory(directory)
-        self._sweep_stale_temps(directory)
-
-    def _sweep_stale_temps(self, directory: str) -> None:
-        """Remove temp files left by writers that were killed mid-save (older than any live save can be)."""
-        prefix = f".{os.path.basename(self.path)}."
-        cutoff = time.time() - STALE_TEMP_SECONDS
-        with contextlib.suppress(OSError), os.scandir(directory) as entries:
-            for entry in entries:
-                if (
-                    entry.name.startswith(prefix)
-                    and entry.name.endswith(".tmp")
-                    and entry.is_file(follow_symlinks=False)
-                ):
-                    with contextlib.suppress(OSError):
-                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                            os.unlink(entry.path)
-
-    def delete(self) -> None:
-        """Remove the file (a symlink at the path is removed, never followed); absent is fine."""
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return
-        if stat.S_ISDIR(info.st_mode):
-            raise InvalidStore(f"{self.path} is a directory", f"Remove {self.path} by hand.")
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise InvalidStore(f"unable to remove {self.path}: {exc.strerror}") from None
-        _fsync_directory(os.path.dirname(self.path))
-
-    def quarantine(self) -> str | None:
-        """Move an unreadable file aside as ``<name>.corrupt-<UTC timestamp>`` (0600) and return that path."""
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        target = f"{self.path}.corrupt-{stamp}"
-        try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            return None  # a symlink or special file is refused, never moved or followed
-        try:
-            os.chmod(self.path, 0o600)
-            os.replace(self.path, target)
-        except OSError as exc:
-            raise InvalidStore(f"unable to move {self.path} aside: {exc.strerror}") from None
-        return target
+            caught = self._catching.get(threading.get_ident())
+            if caught is not None:
+                caught.append(data)
+                return
+        with self.reserve() as pending:
+            pending.commit_bytes(data)
 
     @contextlib.contextmanager
-    def reserve(self) -> Iterator[SecureFile]:
-        """Check that the directory can take a write before a server-side change; ``commit`` then writes."""
-        self.ensure_directory()
-        if not os.access(os.path.dirname(self.path), os.W_OK):
-            raise InvalidStore(f"unable to write {self.path}: the directory is not writable")
-        yield self
+    def reserve(self) -> Iterator[PendingWrite]:
+        """Prepare a save before anything is spent; the block ``commit``s it or leaves nothing behind.
 
-    def commit(self, doc: object) -> None:
-        self.write(doc)  # type: ignore[attr-defined]
+        Checks the directory and the current file can be trusted and written, creates the temp file beside the
+        target and reserves ``max(64 KiB, 4 x the current size)`` bytes for it. Use it under ``lock()``::
+
+            with store.lock():
+                doc = store.read()
+                with store.reserve() as pending:  # a full disk or a read-only directory fails here
+                    ...  # send the refresh
+                    pending.commit(new_doc)
+
+        Raises:
+            StoreWriteFailed: the directory is not writable, or the disk has no room for the reservation.
+            UnsafeStore, InvalidStore: the directory or the current file cannot be trusted or replaced.
+        """
+        directory = self._open_directory(create=True)
+        try:
+            pending = self._prepare(directory)
+            try:
+                yield pending
+            finally:
+                pending.discard()
+            if pending.committed:
+                self._sweep_stale_temps(directory)
+        finally:
+            directory.close()
+
+    def _prepare(self, directory: _Directory) -> PendingWrite:
+        size = 0
+        try:
+            current = directory.lstat(self._name)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreWriteFailed(self.path, exc) from None
+        else:
+            self._check_kind(current)
+            self._trust_file(current, None)
+            size = current.st_size
+        temp = f".{self._name}.{os.urandom(6).hex()}.tmp"
+        try:
+            fd = directory.open(temp, _TEMP_FLAGS, 0o600)
+        except OSError as exc:
+            raise StoreWriteFailed(self.path, exc) from None
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)  # the umask may have narrowed it (0400 would still be writable through fd)
+            _allocate(fd, max(MIN_RESERVATION, 4 * size))
+        except OSError as exc:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                directory.unlink(temp)
+            raise StoreWriteFailed(self.path, exc) from None
+        return PendingWrite(self, directory, temp, fd)
+
+    def _sweep_stale_temps(self, directory: _Directory) -> None:
+        """Remove temp files left by writers that were killed mid-save (older than any live save can be)."""
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        with contextlib.suppress(OSError):
+            for name in self._temp_names(directory):
+                with contextlib.suppress(OSError):
+                    info = directory.lstat(name)
+                    if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                        directory.unlink(name)
+
+    def _temp_names(self, directory: _Directory) -> list[str]:
+        prefix = f".{self._name}."
+        return [name for name in directory.names() if name.startswith(prefix) and name.endswith(".tmp")]
+
+    def delete(self) -> None:
+        """Remove the file (a symlink at the path is removed, never followed); absent is fine.
+
+        Raises:
+            InvalidStore: the path is a directory, or cannot be removed.
+            UnsafeStore: the directory cannot be trusted.
+        """
+        try:
+            directory = self._open_directory(create=False)
+        except FileNotFoundError:
+            return
+        try:
+            try:
+                info = directory.lstat(self._name)
+            except FileNotFoundError:
+                return
+            if stat.S_ISDIR(info.st_mode):
+                raise InvalidStore(f"{self.path} is a directory", f"Remove {self.path} by hand.", path=self.path)
+            try:
+                directory.unlink(self._name)
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise InvalidStore(
+                    f"unable to remove {self.path}: {exc.strerror}",
+                    f"Remove {self.path} by hand (check the permissions of {directory.path}).",
+                    path=self.path,
+                ) from None
+            directory.fsync()
+        finally:
+            directory.close()
+
+    def quarantine(self) -> str | None:
+        """Move an unreadable file aside as ``<name>.corrupt-<UTC timestamp>`` (0600) and return that path.
+
+        The file is opened without following links and set to 0600 through its descriptor; the rename happens in
+        the directory we opened, and what was renamed must be the inode we opened. A symlink or special file is
+        refused (``None``), never moved or followed.
+
+        Raises:
+            InvalidStore: the file could not be moved, or was swapped while being moved.
+            UnsafeStore: the directory or the file cannot be trusted.
+        """
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = f"{self._name}.corrupt-{stamp}"
+        try:
+            directory = self._open_directory(create=False)
+        except FileNotFoundError:
+            return None
+        try:
+            return self._quarantine_in(directory, target)
+        finally:
+            directory.close()
+
+    def _quarantine_in(self, directory: _Directory, target: str) -> str | None:
+        try:
+            fd = directory.open(self._name, _READ_FLAGS)
+        except PermissionError:
+            return self._quarantine_unopenable(directory, target)
+        except OSError:
+            return None  # absent, or a symlink (ELOOP): nothing we may move or follow
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            self._trust_file(info, None)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, 0o600)
+            directory.replace(self._name, target)
+            moved = directory.lstat(target)
+        except OSError as exc:
+            raise self._not_moved(exc) from None
+        finally:
+            os.close(fd)
+        return self._check_moved(directory, target, info, moved)
+
+    def _quarantine_unopenable(self, directory: _Directory, target: str) -> str | None:
+        """A file of ours we may not even open (mode 000): rename it first, then set 0600 without following links."""
+        try:
+            info = directory.lstat(self._name)
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            self._trust_file(info, None)
+            directory.replace(self._name, target)
+            moved = directory.lstat(target)
+            if stat.S_ISREG(moved.st_mode) and directory.fd is not None:
+                with contextlib.suppress(NotImplementedError, OSError):
+                    os.chmod(target, 0o600, dir_fd=directory.fd, follow_symlinks=False)
+        except OSError as exc:
+            raise self._not_moved(exc) from None
+        return self._check_moved(directory, target, info, moved)
+
+    def _not_moved(self, exc: OSError) -> InvalidStore:
+        return InvalidStore(
+            f"unable to move {self.path} aside: {exc.strerror}",
+            f"Move {self.path} out of the way by hand and sign in again.",
+            path=self.path,
+        )
+
+    def _check_moved(
+        self, directory: _Directory, target: str, info: os.stat_result, moved: os.stat_result
+    ) -> str | None:
+        """What the rename moved must be what we checked; else the name was swapped under us (never followed)."""
+        if (moved.st_dev, moved.st_ino) != (info.st_dev, info.st_ino):
+            raise InvalidStore(
+                f"{self.path} was replaced while being moved aside",
+                f"Check who else writes to {directory.path}, then sign in again.",
+                path=self.path,
+            )
+        directory.fsync()
+        return os.path.join(directory.path, target)
 
     # ------------------------------------------------------------------------------------------ locking
 
@@ -198,36 +496,310 @@ class SecureFile:
     def lock(self) -> Iterator[None]:
         """Hold the exclusive cross-process lock on ``<file>.lock``.
 
+        On the way out, if the store's file is gone and no temp file of ours is left, the lock file is removed
+        (while still held: a process waiting on it notices and locks the new one, see ``adapters.lock``).
+
         Raises:
             StoreLocked: another process held it for longer than ``lock_timeout``.
+            UnsafeStore: the directory or the lock file cannot be trusted.
+            StoreWriteFailed: the lock file cannot be created.
         """
-        import filelock
+        from .lock import NotALockFile, acquire
 
-        self.ensure_directory()
-        guard = filelock.FileLock(f"{self.path}.lock", timeout=self.lock_timeout, mode=0o600, thread_local=False)
+        directory = self._open_directory(create=True)
+        lock_name = f"{self._name}.lock"
+        lock_path = os.path.join(directory.path, lock_name)
         try:
-            guard.acquire()
-        except filelock.Timeout:
-            raise StoreLocked(self.path, self.lock_timeout) from None
-        except OSError as exc:
-            raise AuthError(
-                f"Could not lock {self.path}.lock: {exc.strerror}", "Check the directory's permissions."
-            ) from None
-        try:
-            yield
+            try:
+                held = acquire(lock_name if directory.fd is not None else lock_path, self.lock_timeout, directory.fd)
+            except NotALockFile as exc:
+                raise UnsafeStore(lock_path, f"it is {exc}", f"Remove {lock_path} and try again.") from None
+            except OSError as exc:
+                raise StoreWriteFailed(self.path, exc) from None  # e.g. a read-only directory
+            if held is None:
+                raise StoreLocked(self.path, self.lock_timeout)
+            try:
+                yield
+            finally:
+                held.release(remove=self._nothing_left(directory))
         finally:
-            guard.release()
+            directory.close()
+
+    def _nothing_left(self, directory: _Directory) -> bool:
+        """True when neither the store's file nor a temp file of ours is in the directory (the lock can go)."""
+        try:
+            directory.lstat(self._name)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        else:
+            return False
+        try:
+            return not self._temp_names(directory)
+        except OSError:
+            return False
 
 
-def _fsync_directory(directory: str) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened (Windows)."""
+class PendingWrite:
+    """A save prepared by ``SecureFile.reserve()``: a temp file beside the target with its space already held.
+
+    ``commit`` (or ``commit_bytes``) at most once; leaving the ``reserve()`` block without it removes the temp file.
+
+    Attributes:
+        committed: the new content replaced the file.
+    """
+
+    def __init__(self, store: SecureFile, directory: _Directory, temp: str, fd: int) -> None:
+        self._store = store
+        self._directory = directory
+        self._temp = temp
+        self._fd = fd
+        self.committed = False
+        self._open = True
+
+    def commit(self, doc: CredentialsDocument) -> None:
+        """Store ``doc`` (encoded by the store's ``encode``) into the reserved file and put it in place.
+
+        Raises:
+            StoreWriteFailed: every try failed; the old file is intact.
+        """
+        self.commit_bytes(self._store.encode(doc))
+
+    def commit_bytes(self, data: bytes) -> None:
+        """Write ``data`` into the reserved file, truncate, fsync, rename it over the target, fsync the directory.
+
+        A failed try is repeated a few times after short pauses (``WRITE_RETRY_DELAYS``: a disk can free up, a
+        Windows reader can let go of the target).
+
+        Raises:
+            StoreWriteFailed: every try failed; the old file is intact.
+        """
+        if not self._open:
+            raise RuntimeError("this reservation was already committed or discarded")
+        failure: OSError | None = None
+        for delay in (0.0, *WRITE_RETRY_DELAYS):
+            if delay:
+                time.sleep(delay)
+            try:
+                self._put(data)
+            except OSError as exc:
+                failure = exc
+                continue
+            self.committed = True
+            self._directory.fsync()
+            self.discard()
+            return
+        assert failure is not None
+        raise StoreWriteFailed(self._store.path, failure)
+
+    def _put(self, data: bytes) -> None:
+        if self._fd < 0:  # closed by a try that failed at the rename (Windows)
+            self._fd = self._directory.open(self._temp, os.O_RDWR | _NOFOLLOW | _CLOEXEC)
+        fd = self._fd
+        _write_at(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        _full_fsync(fd)
+        if not _POSIX:  # Windows cannot rename a file that is open
+            self._fd = -1
+            os.close(fd)
+        self._directory.replace(self._temp, self._store._name)
+
+    def discard(self) -> None:
+        """Close the reserved file and, unless committed, remove it (idempotent)."""
+        if not self._open:
+            return
+        self._open = False
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if not self.committed:
+            with contextlib.suppress(OSError):
+                self._directory.unlink(self._temp)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _who(mode: int) -> str:
+    return " and ".join(who for who, bit in (("group", 0o020), ("others", 0o002)) if mode & bit)
+
+
+def _unreadable(path: str, exc: OSError) -> InvalidStore:
+    hint = (
+        f"Check the permissions of {path} and of its directory."
+        if isinstance(exc, PermissionError)
+        else f"Check the disk that holds {path}."
+    )
+    return InvalidStore(f"unable to read {path}: {exc.strerror}", hint, path=path)
+
+
+def _refuse_directory(directory: str) -> None:
+    """Raise the precise error for a directory that did not open: a symlink, or not a directory at all."""
     try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        info = os.lstat(directory)
     except OSError:
         return
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeStore(
+            directory,
+            "it is a symbolic link",
+            f"Set HEYGEN_CONFIG_DIR to the directory it points to, or replace the link with a real directory "
+            f"(`rm {directory} && mkdir -m 700 {directory}`).",
+        )
+    if not stat.S_ISDIR(info.st_mode):
+        raise InvalidStore(
+            f"{directory} exists and is not a directory",
+            f"Move {directory} out of the way, or set HEYGEN_CONFIG_DIR to another directory.",
+            path=directory,
+        )
+
+
+def _trust_directory(directory: str, info: os.stat_result, fd: int | None) -> None:
+    if not stat.S_ISDIR(info.st_mode):
+        _refuse_directory(directory)
+    if not _POSIX:
+        return
+    uid = os.geteuid()
+    if info.st_uid != uid:
+        raise UnsafeStore(
+            directory,
+            f"it is owned by uid {info.st_uid}, not by you (uid {uid})",
+            f"Make it yours (`sudo chown -R {uid} {directory}`) or set HEYGEN_CONFIG_DIR to a directory of yours.",
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o022:
+        raise UnsafeStore(
+            directory,
+            f"it is writable by {_who(mode)} (mode {mode:04o})",
+            f"Run `chmod 700 {directory}` (and check nobody else changed its content).",
+        )
+    if mode & 0o077 and fd is not None:
+        with contextlib.suppress(OSError):  # read-only file system: nobody else can write it either
+            os.fchmod(fd, 0o700)
+
+
+def _directory_by_path(directory: str) -> _Directory:
+    """Windows (no ``dir_fd``): check what ``lstat`` shows and reach entries by path."""
+    info = os.lstat(directory)  # FileNotFoundError: no directory (callers that create made it just before)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        _refuse_directory(directory)
+    return _Directory(directory, None)
+
+
+def _make_directories(directory: str) -> None:
+    """Create every missing level of ``directory``, each exactly 0700 whatever the umask.
+
+    The deepest existing ancestor is opened (through symlinks, like any path: macOS's ``/var`` is one), then each
+    new level is made relative to its parent's descriptor and opened without following links before its mode is
+    set, so a level swapped for a symlink meanwhile is never chmodded through.
+
+    Raises:
+        StoreWriteFailed: a level cannot be created.
+    """
+    missing: list[str] = []
+    here = directory
+    while True:
+        try:
+            os.lstat(here)
+        except FileNotFoundError:
+            missing.append(os.path.basename(here))
+            parent = os.path.dirname(here)
+            if parent == here:
+                return
+            here = parent
+            continue
+        except OSError:
+            return  # a parent we cannot search, or a file: opening the directory reports it precisely
+        break
+    if not missing:
+        return
+    if not _DIR_FDS:
+        try:
+            os.makedirs(directory, 0o700, exist_ok=True)  # Windows: the profile's ACL protects it, not modes
+        except OSError as exc:
+            raise StoreWriteFailed(directory, exc) from None
+        return
+    level = here
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        parent_fd = os.open(here, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+    except OSError as exc:
+        raise StoreWriteFailed(directory, exc) from None
+    try:
+        for name in reversed(missing):
+            level = os.path.join(level, name)
+            fd = _make_one(parent_fd, name)
+            os.close(parent_fd)
+            parent_fd = fd
+    except OSError as exc:
+        raise StoreWriteFailed(level, exc) from None
     finally:
+        os.close(parent_fd)
+
+
+def _make_one(parent_fd: int, name: str) -> int:
+    """``mkdir name`` (0700) in ``parent_fd`` and return it opened; a level someone made meanwhile is kept as is."""
+    try:
+        os.mkdir(name, 0o700, dir_fd=parent_fd)
+    except FileExistsError:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)  # the trust checks on the final directory still apply
+    if stat.S_IMODE(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode) != 0o700:
+        # The umask narrowed it, perhaps below what we may open (0500 under umask 0277).
+        with contextlib.suppress(NotImplementedError, OSError):
+            os.chmod(name, 0o700, dir_fd=parent_fd, follow_symlinks=False)
+    fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    try:
+        os.fchmod(fd, 0o700)
+    except OSError:
         os.close(fd)
+        raise
+    return fd
+
+
+def _read_up_to(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    done = 0
+    while done < len(view):
+        if hasattr(os, "pwrite"):
+            done += os.pwrite(fd, view[done:], offset + done)
+        else:  # Windows
+            os.lseek(fd, offset + done, os.SEEK_SET)
+            done += os.write(fd, view[done:])
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Hold ``size`` bytes of disk for ``fd`` now, so a later write into them cannot meet a full disk."""
+    if hasattr(os, "posix_fallocate"):
+        import errno
+
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise
+        else:
+            return
+    _write_at(fd, bytes(size), 0)  # macOS, Windows, or a file system without fallocate: real zeros
+
+
+def _full_fsync(fd: int) -> None:
+    """``fsync``; on macOS ``F_FULLFSYNC``, which also flushes the drive's cache (plain fsync does not there)."""
+    if sys.platform == "darwin":
+        import fcntl
+
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+            return
+    os.fsync(fd)

@@ -55,15 +55,24 @@ class NotConfigured(AuthError):
 
 
 class InvalidStore(AuthError):
-    """The credentials file (or an env key) cannot be used as it is."""
+    """The credentials file (or an env key) cannot be read or used as it is; a failed write is ``StoreWriteFailed``.
+
+    Attributes:
+        detail: what is wrong, without the fixed prefix.
+        path: the file in use when known (hints name it, never a default location).
+    """
 
     code = "INVALID_STORE"
 
-    def __init__(self, detail: str, hint: str | None = None) -> None:
-        super().__init__(
-            f"Credential file is unreadable: {detail}",
-            hint or "Delete ~/.heygen/credentials and run `hyperframes auth login` to re-create it.",
+    def __init__(self, detail: str, hint: str | None = None, path: str | None = None) -> None:
+        default = (
+            f"Run `hyperframes auth login`: it moves {path} aside and signs you in again."
+            if path
+            else "Run `hyperframes auth login` to sign in again (the unreadable file is moved aside)."
         )
+        super().__init__(f"Credential file is unreadable: {detail}", hint or default)
+        self.detail = detail
+        self.path = path
 
 
 class Unauthenticated(AuthError):
@@ -337,3 +346,59 @@ class Aborted(AuthError):
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__("Aborted.", detail)
+
+
+class UnsafeStore(AuthError):
+    """The credentials directory or file is not safe to trust: a symlink, owned by someone else, writable by others,
+    or hard-linked elsewhere. It is refused, never followed, changed or read; the hint says how to fix it.
+
+    Attributes:
+        path: the directory or file refused.
+    """
+
+    code = "UNSAFE_STORE"
+
+    def __init__(self, path: str, problem: str, fix: str) -> None:
+        super().__init__(f"Refusing to use {path}: {problem}", fix)
+        self.path = path
+
+
+_WRITE_CAUSES = {
+    # errno name: (the cause in words, what to do about it)
+    "ENOSPC": ("the disk is full", "Free some space on the disk that holds {dir}"),
+    "EDQUOT": ("the disk quota is exceeded", "Free some space within your disk quota for {dir}"),
+    "EACCES": ("permission denied", "Make {dir} writable by you (`chmod 700 {dir}`)"),
+    "EPERM": ("permission denied", "Make {dir} writable by you (`chmod 700 {dir}`)"),
+    "EROFS": (
+        "the file system is read-only",
+        "Remount the file system that holds {dir} read-write, or set HEYGEN_CONFIG_DIR to a writable directory",
+    ),
+}
+
+
+class StoreWriteFailed(AuthError):
+    """Saving the credentials failed (the disk is full, the directory is read-only...); the old file is intact.
+
+    Attributes:
+        path: the file that could not be written.
+        errno: the operating system's error number, or ``None``.
+        reason: the cause in words (``the disk is full``).
+    """
+
+    code = "STORE_WRITE_FAILED"
+
+    def __init__(self, path: str, cause: OSError) -> None:
+        import errno as codes  # a builtin module: no import cost on the hot path
+
+        name = codes.errorcode.get(cause.errno or 0, "")
+        reason, fix = _WRITE_CAUSES.get(
+            name, (cause.strerror or type(cause).__name__, "Check the disk and the permissions of {dir}")
+        )
+        cut = max(path.rfind("/"), path.rfind("\\"))  # the directory, POSIX or Windows, without os.path
+        directory = path[:cut] if cut > 0 else path
+        super().__init__(
+            f"Could not save the credentials to {path}: {reason}", f"{fix.format(dir=directory)}, then try again."
+        )
+        self.path = path
+        self.errno = cause.errno
+        self.reason = reason

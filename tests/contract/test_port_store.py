@@ -8,6 +8,7 @@ import stat
 import threading
 from pathlib import Path
 
+import attrs
 import pytest
 
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
@@ -36,6 +37,11 @@ def make_store(kind: str, tmp_path: Path) -> FakeStore | CredentialsFile | Encry
 @pytest.fixture(params=["fake", "file", "encrypted"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> FakeStore | CredentialsFile | EncryptedCredentialsFile:
     return make_store(request.param, tmp_path)
+
+
+@pytest.fixture(params=["file", "encrypted"])
+def file_store(request: pytest.FixtureRequest, tmp_path: Path) -> CredentialsFile | EncryptedCredentialsFile:
+    return make_store(request.param, tmp_path)  # type: ignore[return-value]
 
 
 def break_store(store: object) -> None:
@@ -123,3 +129,33 @@ def test_plain_file_matches_the_typescript_format(tmp_path: Path) -> None:
     store = CredentialsFile(str(path))
     store.write(store.read())
     assert path.read_text() == ts_written
+
+
+def test_a_reserved_save_commits_a_document_on_both_file_stores(file_store):
+    file_store.write(DOC)
+    updated = attrs.evolve(DOC, api_key="hg_store_test_key_2")
+    with file_store.lock():
+        assert file_store.read().content() == DOC.content()
+        with file_store.reserve() as pending:
+            pending.commit(updated)
+    assert file_store.read().content() == updated.content()
+    directory = Path(file_store.location).parent
+    name = Path(file_store.location).name
+    assert sorted(p.name for p in directory.iterdir()) == [name, f"{name}.lock"]
+
+
+def test_an_abandoned_reservation_changes_nothing_on_both_file_stores(file_store):
+    file_store.write(DOC)
+    before = Path(file_store.location).read_bytes()
+    with file_store.lock(), file_store.reserve():
+        pass
+    assert Path(file_store.location).read_bytes() == before
+    assert file_store.read().content() == DOC.content()
+
+
+def test_signing_out_leaves_no_lock_file_on_both_file_stores(file_store):
+    file_store.write(DOC)
+    with file_store.lock():
+        file_store.read()
+        file_store.delete()
+    assert list(Path(file_store.location).parent.iterdir()) == []

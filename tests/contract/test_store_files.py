@@ -1,13 +1,19 @@
-"""What only real files can get wrong: modes, symlinks, FIFOs, sizes, atomicity under SIGKILL, lost updates."""
+"""What only real files can get wrong: trust (owners, modes, symlinks, hard links), FIFOs, sizes, reserved saves on
+a full disk or a read-only directory, atomicity under SIGKILL, lost updates, and the lock file's life."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import multiprocessing
 import os
 import random
 import signal
 import stat
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -15,9 +21,11 @@ import pytest
 
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
-from hyperframes_auth.domain.errors import InvalidStore
+from hyperframes_auth.domain.errors import InvalidStore, StoreLocked, StoreWriteFailed, UnsafeStore
 
 FORK = multiprocessing.get_context("fork")
+ROOT = os.geteuid() == 0
+STRANGER = 54321  # a uid that owns nothing here
 OLD = CredentialsDocument(api_key="hg_old_key_123", oauth=OAuthTokens("at_old" * 200, "rt_old"))
 NEW = CredentialsDocument(api_key="hg_new_key_456", oauth=OAuthTokens("at_new" * 300, "rt_new"))
 
@@ -31,12 +39,14 @@ def umask(value: int):
         os.umask(old)
 
 
-def test_modes_are_right_at_creation_whatever_the_umask(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "cfg" / "credentials"
-    with umask(0):
+@pytest.mark.parametrize("mask", [0o000, 0o277])
+def test_every_missing_directory_is_created_0700_whatever_the_umask(tmp_path: Path, mask: int) -> None:
+    path = tmp_path / "deep" / "er" / "cfg" / "credentials"
+    with umask(mask):
         CredentialsFile(str(path)).write(OLD)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    for level in (tmp_path / "deep", tmp_path / "deep" / "er", path.parent):
+        assert stat.S_IMODE(level.stat().st_mode) == 0o700, level
 
 
 def test_an_existing_wide_file_and_directory_are_tightened(tmp_path: Path) -> None:
@@ -62,6 +72,151 @@ def test_a_symlink_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
     assert victim.read_text() == "precious"
 
 
+def signed_in_dir(tmp_path: Path, mode: int = 0o700) -> tuple[Path, CredentialsFile]:
+    """A config directory holding OLD, then set to ``mode``."""
+    path = tmp_path / "cfg" / "credentials"
+    store = CredentialsFile(str(path))
+    store.write(OLD)
+    path.parent.chmod(mode)
+    return path, store
+
+
+def assert_refused_everywhere(store: CredentialsFile, match: str) -> UnsafeStore:
+    """Read, save, lock, reserve and quarantine all refuse; returns the read's error."""
+    with pytest.raises(UnsafeStore, match=match) as info:
+        store.read()
+    for action in (
+        lambda: store.write(NEW),
+        lambda: store.lock().__enter__(),
+        lambda: store.reserve().__enter__(),
+        store.quarantine,
+        store.delete,
+    ):
+        with pytest.raises(UnsafeStore, match=match):
+            action()
+    return info.value
+
+
+def test_a_symlinked_directory_is_refused_never_followed_nor_chmodded(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real_path, _ = signed_in_dir(real, 0o755)
+    link = tmp_path / "link"
+    link.symlink_to(real_path.parent)
+    store = CredentialsFile(str(link / "credentials"))
+    error = assert_refused_everywhere(store, "symbolic link")
+    assert error.message == f"Refusing to use {link}: it is a symbolic link"
+    assert str(link) in (error.hint or "")
+    assert "HEYGEN_CONFIG_DIR" in (error.hint or "")
+    assert stat.S_IMODE(real_path.parent.stat().st_mode) == 0o755
+    assert sorted(p.name for p in real_path.parent.iterdir()) == ["credentials"]
+    assert CredentialsFile(str(real_path)).read().content() == OLD.content()
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o707, 0o777, 0o720])
+def test_a_directory_writable_by_others_is_refused_with_the_fix(tmp_path: Path, mode: int) -> None:
+    path, store = signed_in_dir(tmp_path, mode)
+    error = assert_refused_everywhere(store, "writable by")
+    assert error.hint == f"Run `chmod 700 {path.parent}` (and check nobody else changed its content)."
+    assert stat.S_IMODE(path.parent.stat().st_mode) == mode  # refused, not silently "fixed"
+    path.parent.chmod(0o700)
+    assert store.read().content() == OLD.content()
+
+
+@pytest.mark.parametrize("mode", [0o660, 0o606, 0o620])
+def test_a_file_writable_by_others_is_refused_with_the_fix(tmp_path: Path, mode: int) -> None:
+    path, store = signed_in_dir(tmp_path)
+    path.chmod(mode)
+    with pytest.raises(UnsafeStore, match="writable by") as info:
+        store.read()
+    assert info.value.hint == f"Run `chmod 600 {path}` (or remove it and sign in again)."
+    with pytest.raises(UnsafeStore, match="writable by"):
+        store.write(NEW)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    path.chmod(0o600)
+    assert store.read().content() == OLD.content()
+
+
+def test_what_is_only_readable_by_others_is_tightened_on_read(tmp_path: Path) -> None:
+    path, store = signed_in_dir(tmp_path, 0o755)
+    path.chmod(0o644)
+    assert store.read().content() == OLD.content()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_hard_linked_file_is_refused_on_read_and_on_write(tmp_path: Path) -> None:
+    path, store = signed_in_dir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    os.link(path, elsewhere)
+    with pytest.raises(UnsafeStore, match="2 hard links") as info:
+        store.read()
+    assert info.value.hint == f"Remove {path} (`rm {path}`) and sign in again."
+    with pytest.raises(UnsafeStore, match="hard links"):
+        store.write(NEW)
+    assert elsewhere.read_bytes() == path.read_bytes() == CredentialsFile(str(path)).encode(OLD)
+    elsewhere.unlink()
+    assert store.read().content() == OLD.content()
+
+
+@pytest.mark.skipif(not ROOT, reason="giving a file to another uid needs root (CI runs as root)")
+def test_a_directory_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
+    path, store = signed_in_dir(tmp_path)
+    os.chown(path.parent, STRANGER, STRANGER)
+    error = assert_refused_everywhere(store, f"owned by uid {STRANGER}")
+    assert f"chown -R 0 {path.parent}" in (error.hint or "")
+    assert path.parent.stat().st_uid == STRANGER
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(not ROOT, reason="giving a file to another uid needs root (CI runs as root)")
+def test_a_file_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
+    path, store = signed_in_dir(tmp_path)
+    path.chmod(0o644)
+    os.chown(path, STRANGER, STRANGER)
+    with pytest.raises(UnsafeStore, match=f"owned by uid {STRANGER}") as info:
+        store.read()
+    assert f"chown 0 {path}" in (info.value.hint or "")
+    with pytest.raises(UnsafeStore, match="owned by"):
+        store.write(NEW)
+    with pytest.raises(UnsafeStore, match="owned by"):
+        store.quarantine()
+    assert (path.stat().st_uid, stat.S_IMODE(path.stat().st_mode)) == (STRANGER, 0o644)
+
+
+def test_quarantine_is_not_redirected_by_a_swapped_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, store = signed_in_dir(tmp_path)
+    path.write_bytes(b"{ damaged")
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    victim.chmod(0o644)
+    swapped: list[bool] = []
+
+    def swap() -> None:
+        """Between our first look at the file and what we do with it, the name becomes a symlink to the victim."""
+        if not swapped:
+            swapped.append(True)
+            os.rename(path, tmp_path / "original")
+            os.symlink(victim, path)
+
+    def spied(real):  # type: ignore[no-untyped-def]
+        def call(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+            result = real(target, *args, **kwargs)
+            if os.path.basename(str(target)) == "credentials":
+                swap()
+            return result
+
+        return call
+
+    for name in ("lstat", "stat", "open"):
+        monkeypatch.setattr(os, name, spied(getattr(os, name)))
+    with contextlib.suppress(InvalidStore):
+        store.quarantine()
+    monkeypatch.undo()
+    assert swapped
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o644
+    assert victim.read_text() == "precious"
+
+
 def test_a_fifo_a_directory_and_an_oversized_file_are_refused_without_hanging(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -77,20 +232,79 @@ def test_a_fifo_a_directory_and_an_oversized_file_are_refused_without_hanging(tm
         CredentialsFile(str(big)).read()
 
 
-def test_a_failed_replace_leaves_the_old_file_and_no_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_save_is_retried_then_reported_with_the_cause_and_the_old_file_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "credentials"
     store = CredentialsFile(str(path))
     store.write(OLD)
+    calls = []
 
-    def broken_replace(*_args: object) -> None:
-        raise OSError(28, "No space left on device")
+    def full_disk(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(InvalidStore, match="No space left"):
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(StoreWriteFailed) as info:
         store.write(NEW)
     monkeypatch.undo()
+    assert len(calls) == 4  # bounded: one try and three retries
+    assert info.value.code == "STORE_WRITE_FAILED"
+    assert info.value.message == f"Could not save the credentials to {path}: the disk is full"
+    assert info.value.hint == f"Free some space on the disk that holds {tmp_path}, then try again."
     assert store.read().content() == OLD.content()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["credentials"]
+
+
+def test_a_save_that_fails_once_succeeds_on_the_retry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "credentials"
+    store = CredentialsFile(str(path))
+    store.write(OLD)
+    real_replace = os.replace
+    failures = [OSError(errno.EIO, "Input/output error")]
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        if failures:
+            raise failures.pop()
+        real_replace(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", flaky)
+    store.write(NEW)
+    monkeypatch.undo()
+    assert store.read().content() == NEW.content()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["credentials"]
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "fix"),
+    [
+        (errno.ENOSPC, "the disk is full", "Free some space on the disk that holds /srv/cfg"),
+        (errno.EACCES, "permission denied", "Make /srv/cfg writable by you (`chmod 700 /srv/cfg`)"),
+        (errno.EPERM, "permission denied", "Make /srv/cfg writable by you (`chmod 700 /srv/cfg`)"),
+        (errno.EROFS, "the file system is read-only", "Remount the file system that holds /srv/cfg read-write"),
+        (errno.EDQUOT, "the disk quota is exceeded", "Free some space within your disk quota for /srv/cfg"),
+        (errno.EIO, "Input/output error", "Check the disk and the permissions of /srv/cfg"),
+    ],
+)
+def test_a_failed_save_names_the_path_in_use_and_the_cause_in_words(code: int, reason: str, fix: str) -> None:
+    error = StoreWriteFailed("/srv/cfg/credentials", OSError(code, os.strerror(code)))
+    assert error.message == f"Could not save the credentials to /srv/cfg/credentials: {reason}"
+    assert error.hint is not None
+    assert error.hint.startswith(fix)
+    assert error.hint.endswith(", then try again.")
+    assert "~/.heygen" not in error.hint
+
+
+def test_an_unreadable_file_names_the_path_in_use_not_a_default(tmp_path: Path) -> None:
+    path = tmp_path / "custom" / "credentials"
+    path.parent.mkdir(mode=0o700)
+    path.write_text("{ not json")
+    with pytest.raises(InvalidStore) as info:
+        CredentialsFile(str(path)).read()
+    assert str(path) in info.value.message
+    assert info.value.hint is not None
+    assert str(path) in info.value.hint
+    assert "~/.heygen" not in info.value.hint
 
 
 def _save_forever(path: str, ready: object) -> None:
@@ -168,3 +382,225 @@ def test_a_killed_lock_holder_does_not_wedge_the_others(tmp_path: Path) -> None:
     holder.join()
     with CredentialsFile(path, lock_timeout=2).lock():
         pass
+
+
+# ---------------------------------------------------------------------------------------------- reserved saves
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs of our own, to fill up without touching the real disk."""
+    if not ROOT:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "disk"
+    mount.mkdir(mode=0o700)
+    done = run("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount))
+    if done.returncode:
+        pytest.skip(f"mount is not permitted here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        run("umount", "-l", str(mount))
+
+
+def fill(disk: Path) -> None:
+    """Write zeros until the disk says it is full."""
+    with (disk / "filler").open("ab", buffering=0) as handle:
+        for _ in range(1024):  # 4 MiB at most: the disk is 256 KiB
+            try:
+                handle.write(bytes(4096))
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                return
+    pytest.fail("the disk never filled up")
+
+
+def test_reserve_fails_on_a_full_disk_before_anything_is_spent(small_disk: Path) -> None:
+    path = small_disk / "cfg" / "credentials"
+    store = CredentialsFile(str(path))
+    store.write(OLD)
+    fill(small_disk)
+    spent = []
+    with pytest.raises(StoreWriteFailed) as info, store.lock(), store.reserve():
+        spent.append("the refresh request")
+    assert spent == []
+    assert info.value.message == f"Could not save the credentials to {path}: the disk is full"
+    assert str(path.parent) in (info.value.hint or "")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["credentials", "credentials.lock"]
+    assert store.read().content() == OLD.content()
+
+
+def test_commit_succeeds_into_the_reserved_space_when_the_disk_fills_meanwhile(small_disk: Path) -> None:
+    path = small_disk / "cfg" / "credentials"
+    store = CredentialsFile(str(path))
+    store.write(OLD)
+    with store.lock():
+        assert store.read().content() == OLD.content()
+        with store.reserve() as pending:
+            fill(small_disk)  # the disk fills up while the refresh request is in flight
+            with pytest.raises(StoreWriteFailed, match="the disk is full"):
+                CredentialsFile(str(path)).write(NEW)  # an unreserved save fails now
+            pending.commit(NEW)
+        assert pending.committed
+    assert store.read().content() == NEW.content()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["credentials", "credentials.lock"]  # no temp file
+
+
+@pytest.fixture
+def read_only_store(tmp_path: Path) -> Iterator[CredentialsFile]:
+    """A signed-in store whose directory cannot be written: a read-only bind mount as root (chmod does not stop
+    root), else mode 0500."""
+    path, store = signed_in_dir(tmp_path)
+    directory = str(path.parent)
+    if not ROOT:
+        path.parent.chmod(0o500)
+        try:
+            yield store
+        finally:
+            path.parent.chmod(0o700)
+        return
+    done = run("mount", "--bind", directory, directory)
+    if done.returncode:
+        pytest.skip(f"mount is not permitted here: {done.stderr.strip()}")
+    try:
+        done = run("mount", "-o", "remount,ro,bind", directory)
+        if done.returncode:
+            pytest.skip(f"a read-only remount is not permitted here: {done.stderr.strip()}")
+        yield store
+    finally:
+        run("umount", "-l", directory)
+
+
+def test_reserve_fails_on_a_directory_that_cannot_be_written_before_anything_is_spent(
+    read_only_store: CredentialsFile,
+) -> None:
+    spent = []
+    with pytest.raises(StoreWriteFailed) as info, read_only_store.reserve():
+        spent.append("the refresh request")
+    assert spent == []
+    reason = "the file system is read-only" if ROOT else "permission denied"
+    assert info.value.message == f"Could not save the credentials to {read_only_store.path}: {reason}"
+    assert os.path.dirname(read_only_store.path) in (info.value.hint or "")
+    assert read_only_store.read().content() == OLD.content()
+    assert sorted(os.listdir(os.path.dirname(read_only_store.path))) == ["credentials"]
+
+
+@pytest.mark.parametrize("how", ["left", "raised"])
+def test_an_abandoned_reservation_leaves_no_temp_file(tmp_path: Path, how: str) -> None:
+    path, store = signed_in_dir(tmp_path)
+    with contextlib.suppress(RuntimeError), store.reserve() as pending:
+        assert sorted(p.name for p in path.parent.iterdir()) != ["credentials"]  # the reserved temp file
+        if how == "raised":
+            raise RuntimeError("the refresh request failed")
+    assert not pending.committed
+    assert sorted(p.name for p in path.parent.iterdir()) == ["credentials"]
+    assert store.read().content() == OLD.content()
+    with pytest.raises(RuntimeError, match="already committed or discarded"):
+        pending.commit(NEW)
+
+
+# ---------------------------------------------------------------------------------------------- the lock file
+
+
+def test_the_lock_file_is_removed_when_the_store_is_deleted_and_nothing_else_is_left(tmp_path: Path) -> None:
+    path, store = signed_in_dir(tmp_path)
+    with store.lock():
+        assert (path.parent / "credentials.lock").exists()
+    assert (path.parent / "credentials.lock").exists()  # kept while there is a file to guard
+    with store.lock():
+        store.delete()
+    assert list(path.parent.iterdir()) == []
+
+
+def test_a_symlinked_lock_file_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    path, store = signed_in_dir(tmp_path)
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (path.parent / "credentials.lock").symlink_to(victim)
+    with pytest.raises(UnsafeStore, match="symbolic link"), store.lock():
+        pass
+    assert victim.read_text() == "precious"
+
+
+def _lock_and_report(path: str, timeout: float, results: object, go: object = None) -> None:
+    if go is not None:
+        assert go.wait(10)  # type: ignore[attr-defined]
+    try:
+        with CredentialsFile(path, lock_timeout=timeout).lock():
+            results.put("acquired")  # type: ignore[attr-defined]
+    except StoreLocked:
+        results.put("timed out")  # type: ignore[attr-defined]
+
+
+def _has_open(pid: int, target: str) -> bool:
+    fds = f"/proc/{pid}/fd"
+    with contextlib.suppress(OSError):
+        for name in os.listdir(fds):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"{fds}/{name}") == target:
+                    return True
+    return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to see the waiter open the lock file")
+def test_a_waiter_on_a_lock_file_unlinked_meanwhile_does_not_take_a_lock_someone_else_holds(tmp_path: Path) -> None:
+    path, _ = signed_in_dir(tmp_path)
+    lock_path = f"{path}.lock"
+    results = FORK.Queue()
+    newcomer_holds, newcomer_may_go = threading.Event(), threading.Event()
+
+    def newcomer() -> None:
+        with CredentialsFile(str(path)).lock():
+            newcomer_holds.set()
+            newcomer_may_go.wait(20)
+
+    other = threading.Thread(target=newcomer)
+    go = FORK.Event()
+    # Forked before we open the lock file, so the only lock file it can have open is the one it opens itself.
+    waiter = FORK.Process(target=_lock_and_report, args=(str(path), 2.0, results, go))
+    waiter.start()
+    with CredentialsFile(str(path)).lock():
+        go.set()
+        deadline = time.monotonic() + 10
+        while not _has_open(waiter.pid, lock_path):  # readiness: the waiter has the old lock file open
+            assert time.monotonic() < deadline, "the waiter never opened the lock file"
+            time.sleep(0.002)
+        os.unlink(lock_path)  # as a holder leaving does: the name no longer leads to the inode being waited on
+        other.start()
+        assert newcomer_holds.wait(10)  # the newcomer created and locked a new lock file
+    # The old inode is free now: the waiter gets it, sees the name leads elsewhere, and waits for the newcomer.
+    try:
+        assert results.get(timeout=20) == "timed out"
+    finally:
+        newcomer_may_go.set()
+        other.join(10)
+        waiter.join(10)
+    _lock_and_report(str(path), 2.0, results)
+    assert results.get(timeout=5) == "acquired"
+
+
+def _bracket(path: str, times: int) -> None:
+    store = CredentialsFile(path, lock_timeout=60)
+    marker = f"{path}.inside"
+    for _ in range(times):
+        with store.lock():
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)  # fails if another holder is inside
+            os.sched_yield()
+            os.close(fd)
+            os.unlink(marker)
+
+
+def test_holders_exclude_each_other_while_every_one_removes_the_lock_file(tmp_path: Path) -> None:
+    path = str(tmp_path / "credentials")  # no store file: every release removes the lock file
+    workers = [FORK.Process(target=_bracket, args=(path, 40)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    assert list(tmp_path.iterdir()) == []

@@ -247,12 +247,12 @@ def test_status_with_a_broken_store(world):
         "error": "Credential file is unreadable: invalid JSON: Expecting value",
         "code": "INVALID_STORE",
         "message": "Credential file is unreadable: invalid JSON: Expecting value",
-        "hint": "Delete ~/.heygen/credentials and run `hyperframes auth login` to re-create it.",
+        "hint": "Run `hyperframes auth login` to sign in again (the unreadable file is moved aside).",
     }
     human = invoke("auth", "status")
     assert human.stderr.splitlines() == [
         "Credential file is unreadable: invalid JSON: Expecting value",
-        "Delete ~/.heygen/credentials and run `hyperframes auth login` to re-create it.",
+        "Run `hyperframes auth login` to sign in again (the unreadable file is moved aside).",
     ]
 
 
