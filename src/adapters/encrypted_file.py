@@ -30,7 +30,8 @@ Format, version 2 (written by this version; all integers big-endian, sizes in by
   Unicode NFC), so "é" typed precomposed or decomposed opens the same file.
 * **Argon2id parameters** for new files and rewraps: 64 MiB, 3 iterations, 4 lanes (RFC 9106 §4, the second
   recommended option). Files are read with anything from the floor (19 MiB, 2 iterations, 1 lane: OWASP's minimum)
-  to the ceiling (1 GiB, 64 iterations, 16 lanes); outside that range the header is ``CorruptStore`` before any work,
+  to the ceiling (1 GiB, 64 iterations, 16 lanes, and memory x iterations at most 1 GiB x 4: about 3 s on a
+  2-core machine, where 1 GiB x 64 took 56 s); outside that range the header is ``CorruptStore`` before any work,
   so a tampered header cannot demand minutes of CPU or gigabytes of memory. A file below the current parameters is
   rewrapped under them on its next write while its passphrase is at hand.
 * **Errors.** The digest is checked first: a damaged or edited header is ``CorruptStore`` (an editor who also
@@ -94,6 +95,7 @@ KDF_ARGON2ID = 1
 KDF_KEYRING = 2
 MIN_MEMORY_KIB, MIN_ITERATIONS, MIN_LANES = 19 * 1024, 2, 1  # OWASP Password Storage Cheat Sheet's floor
 MAX_MEMORY_KIB, MAX_ITERATIONS, MAX_LANES = 1024 * 1024, 64, 16  # what a header may demand of us
+MAX_WORK = 4 * 1024 * 1024  # memory KiB x iterations: 1 GiB x 4 passes, ~3 s here (1 GiB x 64 would take ~56 s)
 DEFAULT_PARAMS = (64 * 1024, 3, 4)  # RFC 9106 §4, second recommended option
 MIN_PASSPHRASE_CHARS = 12
 PASSPHRASE_ENV = "HYPERFRAMES_CREDENTIALS_PASSPHRASE"  # noqa: S105 - the variable's name
@@ -210,6 +212,8 @@ class EncryptedCredentialsFile(SecureFile):
         kind, _, params = header
         if kind == KDF_ARGON2ID:
             return _passphrase_keeper(params)
+        if kind != KDF_KEYRING:
+            return "unknown (the file is damaged, or from a newer version)"
         if self._keyring is None:
             return "OS keyring (keyring support is not installed)"
         refusal = self._keyring.refusal()
@@ -281,8 +285,13 @@ class EncryptedCredentialsFile(SecureFile):
             raise CorruptStore(f"decrypted content is not a credentials document ({type(exc).__name__})") from None
 
     def write(self, doc: CredentialsDocument) -> None:
-        keys = self._keys_for_write()
-        self.write_bytes(_seal(render_document(doc).encode("utf-8"), keys))
+        keys, created = self._keys_for_write()
+        try:
+            self.write_bytes(_seal(render_document(doc).encode("utf-8"), keys))
+        except BaseException:
+            if created and self._keyring is not None:
+                self._keyring.delete(keys.ident)  # no file refers to the new keyring item
+            raise
         self._keys = replace(keys, secret=None)
         self._local.fresh = None
         self._finish_migration()
@@ -320,35 +329,62 @@ class EncryptedCredentialsFile(SecureFile):
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """The cross-process lock, taken only after the key is at hand (a prompt never runs under it).
+        """The cross-process lock; a passphrase prompt never runs while it is held.
 
-        The file's key (or a new keeper, when there is no file yet) is obtained first; if the file changes before
-        the lock is held, that is done again (up to three times). Errors met while obtaining it are kept and raised
-        by the ``read`` or ``write`` that needs the key, so ``delete`` works even without the passphrase. A plain
-        file beside the store is locked too, so a migration cannot race a plain-store writer.
+        The key of the file on disk is obtained first (prompting if need be); if the file changes before the lock
+        is held, that is done again (up to three times). Errors met then are kept and raised by the ``read`` or
+        ``write`` that needs the key, so ``delete`` works even without the passphrase. With no file, nothing is
+        asked here (``logout`` or ``refresh`` with nothing stored ask nothing): a keyring or an environment
+        passphrase is settled now, and a passphrase that must be typed is asked by ``write`` with the lock let go
+        meanwhile and taken again after, when the store must still be as it was read (else ``StoreChanged``).
+        A plain file beside the store is locked too (always after this one), so a migration cannot race a
+        plain-store writer.
         """
-        stack = contextlib.ExitStack()
         for attempt in range(3):
             self._prepare()
-            stack.enter_context(SecureFile.lock(self))
+            taken = self._take_locks()
             if attempt == 2 or self._prepared_for(self._safe_bytes()):
                 break
-            stack.close()
-        with stack:
-            if self._plain is not None and os.path.lexists(self._plain.path):
-                stack.enter_context(self._plain.lock())
-            self._local.held = True
+            taken.close()
+        self._local.taken = taken
+        self._local.held = True
+        try:
+            yield
+        finally:
+            self._local.taken.close()
+            self._local.held = False
+            self._local.fresh = None
+            self._local.deferred = None
+
+    def _take_locks(self) -> contextlib.ExitStack:
+        taken = contextlib.ExitStack()
+        taken.enter_context(SecureFile.lock(self))
+        if self._plain is not None and os.path.lexists(self._plain.path):
             try:
-                yield
-            finally:
-                self._local.held = False
-                self._local.fresh = None
-                self._local.deferred = None
+                taken.enter_context(self._plain.lock())
+            except BaseException:
+                taken.close()
+                raise
+        return taken
+
+    def _outside_the_lock(self, ask: Callable[[], _Fresh]) -> _Fresh:
+        """Run ``ask`` (a prompt) with the lock let go, when it is held; then the store must be as it was read."""
+        if not getattr(self._local, "held", False):
+            return ask()
+        self._local.taken.close()
+        try:
+            fresh = ask()
+        finally:
+            self._local.taken = self._take_locks()
+        plain_now = self._plain.read_bytes() if self._plain is not None and self._plain_seen is not None else None
+        if self._safe_bytes() or plain_now != self._plain_seen:
+            raise StoreChanged
+        return fresh
 
     # ------------------------------------------------------------------------------------------ preparing
 
     def _prepare(self) -> None:
-        """Outside the lock: unlock the file on disk, or choose the keeper of a file about to be created."""
+        """Outside the lock: unlock the file on disk, or settle a new file's keeper if nobody must be asked."""
         self._local.deferred = None
         data = self._safe_bytes()
         if data:
@@ -365,18 +401,14 @@ class EncryptedCredentialsFile(SecureFile):
         self._prepare_fresh()
 
     def _prepare_fresh(self) -> None:
-        if getattr(self._local, "fresh", None) is not None:
+        if getattr(self._local, "fresh", None) is not None or self._asks_a_person():
             return
-        try:
+        with contextlib.suppress(AuthError):  # met again, and raised, by the write that needs it
             self._local.fresh = self._choose_fresh()
-        except AuthError as exc:
-            self._local.deferred = exc
 
     def _prepared_for(self, data: bytes | None) -> bool:
-        if getattr(self._local, "deferred", None) is not None:
+        if not data or getattr(self._local, "deferred", None) is not None:
             return True
-        if not data:
-            return getattr(self._local, "fresh", None) is not None
         return self._keys is not None and _fingerprint(data) == self._keys.fingerprint
 
     def _held_error(self) -> AuthError | None:
@@ -384,6 +416,11 @@ class EncryptedCredentialsFile(SecureFile):
         if getattr(self._local, "held", False):
             return getattr(self._local, "deferred", None)
         return None
+
+    def _asks_a_person(self) -> bool:
+        """Whether a new keeper's passphrase would be typed at a prompt (rather than taken from the environment)."""
+        prompt = self._passphrase
+        return isinstance(prompt, PassphrasePrompt) and self._new_passphrase == prompt.new and prompt.would_ask()
 
     # ------------------------------------------------------------------------------------------ new keepers
 
@@ -428,7 +465,8 @@ class EncryptedCredentialsFile(SecureFile):
         self._keys = self._unlock(data)
         return self._keys
 
-    def _keys_for_write(self) -> _Keys:
+    def _keys_for_write(self) -> tuple[_Keys, bool]:
+        """The keys to write under, and whether a keyring item was created for them just now."""
         data = self._safe_bytes()
         if data and _fingerprint(data) is not None:
             try:
@@ -436,18 +474,15 @@ class EncryptedCredentialsFile(SecureFile):
             except CorruptStore:
                 keys = None  # the caller replaces a damaged file (the service moves it aside first)
             if keys is not None:
-                return self._upgraded(keys) if self._needs_upgrade(keys) else keys
+                return (self._upgraded(keys) if self._needs_upgrade(keys) else keys), False
         # No file (or one being replaced): never reuse keys cached from a file that is gone, since another process
         # may have signed out and deleted its keyring item.
         fresh = getattr(self._local, "fresh", None)
         if fresh is None:
-            error = self._held_error()
-            if error is not None:
-                raise error
-            fresh = self._choose_fresh()
+            fresh = self._outside_the_lock(self._choose_fresh) if self._asks_a_person() else self._choose_fresh()
         if fresh.kind == KDF_KEYRING and not fresh.kek:
-            fresh = self._fresh_keyring()
-        return _new_keys(fresh)
+            return _new_keys(self._fresh_keyring()), True
+        return _new_keys(fresh), False
 
     def _needs_upgrade(self, keys: _Keys) -> bool:
         if keys.version != VERSION:
@@ -637,6 +672,7 @@ def _params_ok(params: Params) -> bool:
         MIN_MEMORY_KIB <= memory <= MAX_MEMORY_KIB
         and MIN_ITERATIONS <= iterations <= MAX_ITERATIONS
         and MIN_LANES <= lanes <= MAX_LANES
+        and memory * iterations <= MAX_WORK
     )
 
 
@@ -776,6 +812,10 @@ class PassphrasePrompt:
             raise InvalidPassphrase("the terminal sent bytes that are not UTF-8 text") from None
         except EOFError:
             return ""
+
+    def would_ask(self) -> bool:
+        """True when a passphrase would be typed at the prompt (none in the environment, and a person to ask)."""
+        return self.prompt and not self.env.get(PASSPHRASE_ENV, "")
 
     def _given(self) -> str | None:
         value = self.env.get(PASSPHRASE_ENV, "")

@@ -310,6 +310,51 @@ def test_no_prompt_runs_while_the_lock_is_held(tmp_path: Path) -> None:
     assert store(tmp_path).read().api_key == "hg_second"
 
 
+def test_a_typed_passphrase_for_a_new_file_is_asked_with_the_lock_let_go(tmp_path: Path) -> None:
+    _, enc = paths(tmp_path)
+    other_process = EncryptedCredentialsFile(str(enc), lambda: PASS, params=FAST, lock_timeout=0.2)
+    free: list[bool] = []
+
+    def ask(_question: str) -> str:
+        with other_process.lock():  # StoreLocked here if the prompt ran under the lock
+            free.append(True)
+        return "typed at a terminal, twice"
+
+    target = store(tmp_path, PassphrasePrompt({}, prompt=True, ask=ask, say=lambda _line: None))
+    with target.lock():
+        assert free == []  # nothing is asked before it is known that a file will be written
+        target.write(target.read() if target.read().is_worth_keeping() else DOC)
+    assert free == [True, True]
+    assert store(tmp_path, "typed at a terminal, twice").read().content() == DOC.content()
+
+
+def test_nothing_is_asked_when_nothing_is_stored_and_nothing_written(tmp_path: Path) -> None:
+    asked: list[str] = []
+    quiet = PassphrasePrompt({}, prompt=True, ask=lambda question: asked.append(question) or "x", say=asked.append)
+    target = store(tmp_path, quiet)
+    with target.lock():  # `auth logout` with nothing stored
+        target.delete()
+    with target.lock():  # `auth refresh` with nothing stored
+        assert not target.read().is_worth_keeping()
+    assert asked == []
+
+
+def test_a_file_written_by_another_process_during_the_prompt_is_not_overwritten(tmp_path: Path) -> None:
+    _, enc = paths(tmp_path)
+
+    def ask(_question: str) -> str:
+        if not enc.exists():
+            store(tmp_path, "the other one's passphrase").write(CredentialsDocument(api_key="hg_other_process"))
+        return "typed at a terminal, twice"
+
+    target = store(tmp_path, PassphrasePrompt({}, prompt=True, ask=ask, say=lambda _line: None))
+    with target.lock():
+        assert not target.read().is_worth_keeping()
+        with pytest.raises(StoreChanged):
+            target.write(DOC)
+    assert store(tmp_path, "the other one's passphrase").read().api_key == "hg_other_process"
+
+
 def test_a_wrong_passphrase_at_lock_time_still_lets_logout_delete(tmp_path: Path) -> None:
     _, enc = paths(tmp_path)
     store(tmp_path).write(DOC)

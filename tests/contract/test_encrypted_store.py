@@ -90,6 +90,36 @@ def test_the_header_is_laid_out_as_documented(tmp_path: Path) -> None:
     assert data[HEADER.size : HEADER.size + DIGEST] == hashlib.sha256(data[: HEADER.size]).digest()[:DIGEST]
 
 
+def test_an_independent_reader_following_the_documented_format_decrypts_the_file(tmp_path: Path) -> None:
+    """The module docstring's recipe, implemented from scratch: labels, HKDF subkeys, Argon2id context, AAD."""
+    import hmac
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    def hkdf(key: bytes, info: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
+
+    encrypted(tmp_path, "cafe\u0301 na\u00efve").write(NEW)  # stored as NFC: "caf\u00e9 na\u00efve"
+    data = (tmp_path / "credentials.enc").read_bytes()
+    _, _, _, memory, iterations, lanes, salt, check, wrap_nonce, wrapped, nonce = HEADER.unpack(data[: HEADER.size])
+    kek = Argon2id(
+        salt=salt,
+        length=32,
+        iterations=iterations,
+        lanes=lanes,
+        memory_cost=memory,
+        ad=b"hyperframes-auth v2 passphrase",
+    ).derive("caf\u00e9 na\u00efve".encode())
+    label = b"hyperframes-auth key check v2"
+    assert hmac.new(hkdf(kek, b"hyperframes-auth v2 key check"), label, "sha256").digest()[:16] == check
+    dek = AESGCM(hkdf(kek, b"hyperframes-auth v2 key wrap")).decrypt(wrap_nonce, wrapped, data[:52])
+    body = AESGCM(hkdf(dek, b"hyperframes-auth v2 body")).decrypt(nonce, data[HEADER.size + DIGEST :], data[:124])
+    assert b'"api_key": "hg_new_key_456"' in body
+
+
 def test_each_write_uses_a_fresh_nonce(tmp_path: Path) -> None:
     store = encrypted(tmp_path)
     blobs = set()
@@ -170,6 +200,8 @@ def test_an_edited_header_is_corrupt_not_a_wrong_passphrase_even_for_a_fresh_rea
         {"iterations": MAX_ITERATIONS + 1},
         {"iterations": 0xFFFFFFFF},
         {"lanes": MAX_LANES + 1},
+        {"memory": MAX_MEMORY_KIB, "iterations": 5},  # each within its ceiling, the work above it
+        {"memory": MIN_MEMORY_KIB * 8, "iterations": MAX_ITERATIONS},
         {"kind": KDF_KEYRING},  # a keyring keeper with Argon2id parameters: inconsistent
     ],
 )

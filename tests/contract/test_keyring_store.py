@@ -18,7 +18,7 @@ from keyring.backends import fail
 from hyperframes_auth.adapters.encrypted_file import KDF_ARGON2ID, KDF_KEYRING, PassphrasePrompt
 from hyperframes_auth.adapters.keyring_key import SERVICE, KeyringDataKey
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
-from hyperframes_auth.domain.errors import KeyringRefused, KeyUnavailable
+from hyperframes_auth.domain.errors import InvalidStore, KeyringRefused, KeyUnavailable
 from tests.contract.keyrings import (
     DEAD_DAEMON,
     DeadDaemonKeyring,
@@ -258,6 +258,13 @@ def test_a_cached_key_is_not_reused_after_another_process_signed_out_and_in(
     other.delete()
     long_running.write(DOC)
     assert store_at(tmp_path).read().content() == DOC.content()
+
+
+def test_a_write_that_fails_leaves_no_keyring_item_behind(ring: MemoryKeyring, tmp_path: Path) -> None:
+    (tmp_path / "credentials.enc").mkdir()  # the write fails after the key was made
+    with pytest.raises(InvalidStore):
+        store_at(tmp_path).write(DOC)
+    assert ring.items == {}
 
 
 def test_logout_removes_the_keyring_item_and_the_file(ring: MemoryKeyring, tmp_path: Path) -> None:
