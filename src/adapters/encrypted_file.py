@@ -48,8 +48,10 @@ Format, version 2 (written by this version; all integers big-endian, sizes in by
   (a new DEK, the body re-encrypted, the old keyring item removed only after the new file is durable). A key cached
   by a long-running process is used only while the file on disk still carries the keeper it was unlocked from; a
   file that another process removed or re-created is unlocked again, never overwritten under a deleted key.
-* **Locking.** ``lock()`` asks for the passphrase (and derives the key) *before* taking the cross-process lock, so no
-  one waits on a person typing; errors found then are raised by the ``read``/``write`` that needs the key.
+* **Locking.** No one waits on a person typing: ``lock()`` obtains the key of the file on disk (asking for its
+  passphrase) *before* taking the cross-process lock, and errors found then are raised by the ``read``/``write``
+  that needs the key. A new file's passphrase is typed (twice) only when ``write`` needs it, with the lock let go
+  meanwhile; the store must then still be as it was read, else ``StoreChanged`` and nothing is written.
 * **Migration from the plain file.** Given the plain ``credentials`` store, ``read`` shows its content while no
   encrypted file exists (``read_from_plain``), and the first ``write`` encrypts it durably, then removes the plain
   file (unless it changed meanwhile); ``delete`` removes a plain file beside it too. Removing a file is not secure
