@@ -326,7 +326,7 @@ class SecureFile:
         """
         directory = self._open_directory(create=True)
         try:
-            pending = self._prepare(directory)
+            pending = self._open_reservation(directory)
             try:
                 yield pending
             finally:
@@ -336,7 +336,7 @@ class SecureFile:
         finally:
             directory.close()
 
-    def _prepare(self, directory: _Directory) -> PendingWrite:
+    def _open_reservation(self, directory: _Directory) -> PendingWrite:
         size = 0
         try:
             current = directory.lstat(self._name)

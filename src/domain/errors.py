@@ -262,16 +262,21 @@ class WrongPassphrase(AuthError):
 
 
 class KeyUnavailable(AuthError):
-    """The encrypted store's key lives in the OS keyring, and the keyring did not give it."""
+    """The encrypted store's key lives in the OS keyring, and the keyring did not give it.
+
+    Attributes:
+        detail: what went wrong, without the sentence around it.
+    """
 
     code = "KEY_UNAVAILABLE"
 
     def __init__(self, detail: str) -> None:
         super().__init__(
             f"The key of the encrypted credentials is not available from the OS keyring: {detail}",
-            "Unlock the keyring (or sign in to the desktop session) and try again, "
-            "or run `hyperframes auth logout --yes` and sign in again.",
+            "Unlock the OS keyring (or sign in to the desktop session) and try again; if the file was moved to a "
+            "passphrase, set HYPERFRAMES_CREDENTIALS_PASSPHRASE. Only if the key is lost, remove the file and sign in.",
         )
+        self.detail = detail
 
 
 class InteractionRequired(AuthError):
@@ -402,3 +407,45 @@ class StoreWriteFailed(AuthError):
         self.path = path
         self.errno = cause.errno
         self.reason = reason
+
+
+class KeyringRefused(AuthError):
+    """The keyring cannot keep the encrypted store's key: none found, or one that is not an OS secret store.
+
+    Attributes:
+        detail: why, e.g. the backend class that would have been used.
+    """
+
+    code = "KEYRING_REFUSED"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"The keyring cannot keep the key of the encrypted credentials: {detail}",
+            "Use a passphrase instead: set HYPERFRAMES_CREDENTIALS_PASSPHRASE, or run the command in a terminal "
+            "to be asked for one (or unlock an OS keyring: Keychain, Credential Locker, Secret Service, KWallet).",
+        )
+        self.detail = detail
+
+
+class InvalidPassphrase(AuthError):
+    """A passphrase that cannot be used: not valid UTF-8 text, empty, or holding control characters."""
+
+    code = "INVALID_PASSPHRASE"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"The passphrase cannot be used: {detail}",
+            "Type it in a UTF-8 terminal, or set HYPERFRAMES_CREDENTIALS_PASSPHRASE in a UTF-8 locale, and try again.",
+        )
+
+
+class StoreChanged(AuthError):
+    """The encrypted credentials file was replaced by another process while it was being re-keyed."""
+
+    code = "STORE_CHANGED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The encrypted credentials file changed while its key was being replaced; nothing was changed",
+            "Run the command again.",
+        )

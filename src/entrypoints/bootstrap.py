@@ -63,6 +63,9 @@ class Adapters:
 
 def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bool = False) -> CredentialStore:
     """The store ``settings.store`` names: the plain JSON file, or the encrypted one beside it."""
+    from ..adapters.credentials_file import CredentialsFile
+
+    plain = CredentialsFile(settings.credentials_path)
     if settings.store == "encrypted":
         from ..adapters.encrypted_file import EncryptedCredentialsFile, env_or_prompt_passphrase
         from ..adapters.keyring_key import KeyringDataKey
@@ -75,10 +78,9 @@ def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bo
             keyring_key=KeyringDataKey(path),
             # A passphrase in the environment is an explicit choice; otherwise a keyring that answers is preferred.
             prefer_keyring=not env.get("HYPERFRAMES_CREDENTIALS_PASSPHRASE"),
+            migrate_from=plain,  # the first encrypted write moves a plain file's content in, then removes it
         )
-    from ..adapters.credentials_file import CredentialsFile
-
-    return CredentialsFile(settings.credentials_path)
+    return plain
 
 
 def make_transport(settings: Settings) -> HttpTransport:
