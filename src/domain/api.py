@@ -13,7 +13,7 @@ import json
 import attrs
 
 from .credentials import UserProfile
-from .errors import ApiError, Unauthenticated
+from .errors import ApiError, ServerUnavailable, Unauthenticated
 from .http import HttpRequest, HttpResponse
 from .redact import scrub_body
 
@@ -97,6 +97,7 @@ def check_answer(response: HttpResponse, secrets: tuple[str, ...] = ()) -> objec
 
     Raises:
         Unauthenticated: HTTP 401.
+        ServerUnavailable: 429 or 5xx: the server's trouble, not the credential's (try again later).
         ApiError: any other non-2xx (a 403 ``insufficient_scope`` says to sign in again: it needs consent, not a
             refresh), or a 2xx that is not JSON.
     """
@@ -104,6 +105,8 @@ def check_answer(response: HttpResponse, secrets: tuple[str, ...] = ()) -> objec
         raise Unauthenticated(_detail(response, secrets))
     if is_insufficient_scope(response):
         raise ApiError(403, "insufficient_scope", "Run `hyperframes auth login` to grant the missing permission.")
+    if response.status == 429 or response.status >= 500:
+        raise ServerUnavailable(response.status, _detail(response, secrets))
     if not response.ok:
         raise ApiError(response.status, _detail(response, secrets))
     return json_payload(response)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from . import retry
 from .callback import Verdict, judge, pasted_query
 from .client import ClientConfig
 from .errors import AuthError
@@ -82,11 +83,7 @@ def _open_browser(effect: OpenBrowser, ports: Ports) -> None:
 
 
 def _wait(effect: Wait, ports: Ports) -> Event:
-    seconds = effect.seconds
-    if effect.jitter:
-        # "Equal jitter": between half and all of the delay, so retries of many clients spread out.
-        seconds *= 0.5 + int.from_bytes(ports.entropy(2), "big") / 2**17
-    ports.clock.sleep(seconds)
+    ports.clock.sleep(retry.jitter(effect.seconds, ports.entropy(2)) if effect.jitter else effect.seconds)
     return Waited()
 
 

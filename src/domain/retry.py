@@ -43,3 +43,9 @@ def delay(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return retry_after
     return min(CAP, BASE * 2.0 ** (attempt - 1))
+
+
+def jitter(seconds: float, random_bytes: bytes) -> float:
+    """ "Equal jitter": between half and all of ``seconds``, chosen by ``random_bytes`` (so retries spread out)."""
+    fraction = int.from_bytes(random_bytes, "big") / float(256 ** len(random_bytes))
+    return seconds * (0.5 + fraction / 2)

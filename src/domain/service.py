@@ -20,6 +20,7 @@ from datetime import timedelta
 
 import attrs
 
+from . import retry
 from .api import UserInfo, check_answer, userinfo_request
 from .checks import check_api_key
 from .client import ClientConfig
@@ -34,7 +35,16 @@ from .credentials import (
     without_oauth,
 )
 from .driver import run
-from .errors import AuthError, CorruptStore, InvalidStore, NoRefreshToken, RefreshFailed, Unauthenticated
+from .errors import (
+    AuthError,
+    CorruptStore,
+    InvalidStore,
+    NoRefreshToken,
+    RefreshFailed,
+    StoreWriteFailed,
+    TransportError,
+    Unauthenticated,
+)
 from .flow import (
     Event,
     Failed,
@@ -46,7 +56,7 @@ from .flow import (
     StartRefresh,
     StartRevoke,
 )
-from .messages import start_auth_code_flow
+from .messages import parse_retry_after, start_auth_code_flow
 from .resolve import ApiKeyCredential, Credential, OAuthCredential, env_credential, resolve
 
 TYPE_CHECKING = False
@@ -194,17 +204,40 @@ class AuthService:
                     if again is not None and again.refresh_token != held.refresh_token:
                         return again
                 updated = with_refresh(doc, _tokens_of(state))
-                pending.commit(updated)
+                _commit_spent(pending, updated, "The refresh succeeded at the server")
             assert updated.oauth is not None
             return updated.oauth
 
     # ------------------------------------------------------------------------------------------ who am I
 
     def _me(self, credential: Credential) -> object:
-        """``/v3/users/me`` with ``credential``: its JSON payload, or our error."""
+        """``/v3/users/me`` with ``credential``: its JSON payload, or our error.
+
+        A GET is safe to repeat, so it is sent again (with backoff, within the operation's deadline) when the
+        connection failed before sending or the server answered 429, 502, 503 or 504 (``retry.py``).
+        """
+        deadline = self._deadline()
         request = userinfo_request(f"{self.api_url}/v3/users/me", credential, self.config.request_timeout)
-        response: HttpResponse = self.ports.http.send(request)
-        return check_answer(response, request.secrets())
+        attempt = 1
+        while True:
+            left = (deadline - self.ports.clock.now()).total_seconds()
+            outcome: HttpResponse | TransportError
+            try:
+                response = self.ports.http.send(attrs.evolve(request, timeout=max(0.0, min(left, request.timeout))))
+                outcome, status, sent, after = response, response.status, True, parse_retry_after(response)
+            except TransportError as exc:
+                outcome, status, sent, after = exc, None, bool(getattr(exc, "sent", True)), None
+            pause = retry.delay(attempt, after)
+            if (
+                attempt >= self.config.max_attempts
+                or not retry.may_retry(status=status, oauth_error=None, sent=sent, idempotent=True)
+                or pause >= (deadline - self.ports.clock.now()).total_seconds()
+            ):
+                if isinstance(outcome, TransportError):
+                    raise outcome
+                return check_answer(outcome, request.secrets())
+            self.ports.clock.sleep(retry.jitter(pause, self.ports.entropy(2)) if after is None else pause)
+            attempt += 1
 
     def whoami(self, credential: Credential) -> UserInfo:
         """``GET /v3/users/me`` with ``credential``; for a stored OAuth token, one refresh and one retry on a 401.
@@ -241,6 +274,7 @@ class AuthService:
         self,
         change: Callable[[CredentialsDocument], CredentialsDocument],
         pending: PendingWrite | None = None,
+        spent: str = "",
     ) -> CredentialsDocument:
         """Read-modify-write under the lock, for sign-in and sign-out; through ``pending`` when the room for the
         write was reserved before a server-side change. A document with nothing worth keeping deletes the file."""
@@ -248,7 +282,7 @@ class AuthService:
         with store.lock():
             updated = change(self._read_or_quarantine())
             if pending is not None:
-                pending.commit(updated)
+                _commit_spent(pending, updated, spent)
             elif updated.is_worth_keeping():
                 store.write(updated)
             else:
@@ -277,7 +311,7 @@ class AuthService:
             with self.ports.store.reserve() as pending, self.ports.shield() as guard:
                 flow = start_auth_code_flow(self.config, listener.redirect_uri, self.ports.entropy)
                 tokens = _tokens_of(self._run(StartBrowserLogin(flow), listener, guard=guard))
-                self._update(lambda doc: with_user(with_login(doc, tokens), None), pending)
+                self._update(lambda doc: with_user(with_login(doc, tokens), None), pending, "The sign-in succeeded")
         except AuthError as exc:
             listener.finish(ok=False, message=exc.message)
             raise
@@ -301,7 +335,9 @@ class AuthService:
             except AuthError:
                 self._revoke(tokens)
                 raise
-            self._update(lambda doc: with_user(with_login(doc, tokens), user.as_profile()), pending)
+            self._update(
+                lambda doc: with_user(with_login(doc, tokens), user.as_profile()), pending, "The sign-in succeeded"
+            )
         return LoginResult(user)
 
     def login_api_key(self, key: str) -> LoginResult:
@@ -371,6 +407,16 @@ class AuthService:
             store.write(updated)
         else:
             store.delete()
+
+
+def _commit_spent(pending: PendingWrite, doc: CredentialsDocument, what: str) -> None:
+    """Save the result of a server-side change; if that fails (after the store's own retries), say what was lost."""
+    try:
+        pending.commit(doc)
+    except StoreWriteFailed as exc:
+        exc.message = f"{what}, but {exc.message[0].lower()}{exc.message[1:]}; the new tokens are lost"
+        exc.hint = f"{exc.hint} Then run `hyperframes auth login` to sign in again."
+        raise
 
 
 def _secrets(doc: CredentialsDocument) -> tuple[str, ...]:
