@@ -83,3 +83,55 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HEYGEN_", "HYPERFRAMES_"))}
     env.update(extra)
     return env
+
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def ensure_tools(*packages: str) -> None:
+    """Install missing Debian packages (hyperfine, gh) when running as root with apt-get; else stop with a hint."""
+    missing = [name for name in packages if shutil.which(name) is None]
+    if not missing:
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"installing {' '.join(missing)} with apt-get ...", file=sys.stderr)
+        quiet = {"stdout": subprocess.DEVNULL, "stdin": subprocess.DEVNULL}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, **quiet)
+        apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=apt_env, **quiet)
+    still = [name for name in missing if shutil.which(name) is None]
+    if still:
+        sys.exit(f"this benchmark needs {' '.join(still)} (Debian packages): apt-get install {' '.join(still)}")
+
+
+def reference_argv() -> list[str]:
+    """The released TypeScript CLI (node 22 + its entry point), or exit with how to install it."""
+    from tests.contract.reference_cli import ENTRY, NODE, reference_missing
+
+    reason = reference_missing()
+    if reason is not None:
+        sys.exit(reason)
+    return [str(NODE), str(ENTRY)]
+
+
+def hyperfine(
+    commands: dict[str, list[str]],
+    env: dict[str, str],
+    cwd: Path,
+    export: Path,
+    runs: int = 30,
+    warmup: int = 3,
+) -> dict[str, dict]:
+    """Run hyperfine once over ``commands`` (name -> argv, no shell); return its results by name.
+
+    A failing command does not stop hyperfine (``-i``): each result carries its ``exit_codes``, so the caller can
+    tell a command that fails on purpose (``gh auth status`` signed out) from one that broke.
+    """
+    export.parent.mkdir(parents=True, exist_ok=True)
+    argv = ["hyperfine", "-N", "-i", "--style", "none", "--warmup", str(warmup), "--runs", str(runs)]
+    argv += ["--export-json", str(export)]
+    for name, command in commands.items():
+        argv += ["--command-name", name, " ".join(command)]
+    subprocess.run(argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    results = json.loads(export.read_text())["results"]
+    return {result["command"]: result for result in results}
