@@ -26,7 +26,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ..domain.api import UserInfo
 from ..domain.checks import is_access_token, is_refresh_token
-from ..domain.credentials import CredentialsDocument, OAuthTokens, UserProfile
+from ..domain.credentials import Account, CredentialsDocument, Environment, Label, OAuthTokens, UserProfile
 from ..domain.errors import InvalidStore
 from ..domain.redact import has_control_chars
 
@@ -119,6 +119,66 @@ def _read_api_key(raw: object) -> str | None:
     return raw
 
 
+NAMESPACE = "hyperframes_auth"
+NAMESPACE_VERSION = 1
+_TOP_KEYS = ("api_key", "oauth", "user", NAMESPACE)
+_ACCOUNT_KEYS = ("environment", "identity", "api_key", "oauth", "user")
+
+
+def _read_environment(raw: object) -> Environment:
+    if not isinstance(raw, dict) or not isinstance(raw.get("api"), str) or not raw["api"]:
+        raise InvalidStore(f"{NAMESPACE}: an environment must name its API origin")
+    token_url, client_id = raw.get("token_url"), raw.get("client_id")
+    return Environment(
+        raw["api"],
+        token_url if isinstance(token_url, str) and token_url else None,
+        client_id if isinstance(client_id, str) and client_id else None,
+    )
+
+
+def _read_identity(raw: object) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _read_account(raw: object) -> Account:
+    if not isinstance(raw, dict):
+        raise InvalidStore(f"{NAMESPACE}: an account must be a JSON object")
+    raw_oauth = raw.get("oauth")
+    return Account(
+        environment=_read_environment(raw.get("environment")),
+        identity=_read_identity(raw.get("identity")),
+        api_key=_read_api_key(raw.get("api_key")),
+        oauth=None if raw_oauth is None else _converter.structure(raw_oauth, OAuthTokens),
+        user=_read_user(raw.get("user")),
+        extra={k: v for k, v in raw.items() if k not in _ACCOUNT_KEYS},
+    )
+
+
+def _read_namespace(raw: object) -> dict[str, Any]:
+    """Our own key: the top-level slot's label, the other accounts, and who is active where."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidStore(f"{NAMESPACE} must be a JSON object")
+    if raw.get("version") != NAMESPACE_VERSION:
+        raise InvalidStore(
+            f"{NAMESPACE} has format version {raw.get('version')!r}, which this version cannot read",
+            "Upgrade hyperframes-auth (pip install -U hyperframes-auth).",
+        )
+    top, accounts, active = raw.get("top"), raw.get("accounts", []), raw.get("active", {})
+    if not isinstance(accounts, list) or not isinstance(active, dict):
+        raise InvalidStore(f"{NAMESPACE}: accounts must be a list and active an object")
+    label = None
+    if isinstance(top, dict):
+        label = Label(_read_environment(top.get("environment")), _read_identity(top.get("identity")))
+    return {
+        "label": label,
+        "others": tuple(_read_account(a) for a in accounts),
+        "active": {k: v for k, v in active.items() if isinstance(k, str) and isinstance(v, str)},
+        "namespace_extra": {k: v for k, v in raw.items() if k not in ("version", "top", "accounts", "active")},
+    }
+
+
 def _document_from(root: object) -> CredentialsDocument:
     if not isinstance(root, dict):
         raise InvalidStore("credential file root must be a JSON object")
@@ -127,8 +187,9 @@ def _document_from(root: object) -> CredentialsDocument:
         api_key=_read_api_key(root.get("api_key")),
         oauth=None if raw_oauth is None else _converter.structure(raw_oauth, OAuthTokens),
         user=_read_user(root.get("user")),
-        extra={k: v for k, v in root.items() if k not in ("api_key", "oauth", "user")},
+        extra={k: v for k, v in root.items() if k not in _TOP_KEYS},
         source="file_json",
+        **_read_namespace(root.get(NAMESPACE)),
     )
 
 
@@ -161,16 +222,61 @@ def read_document(text: str) -> CredentialsDocument:
         raise InvalidStore(f"unexpected content ({type(exc).__name__})") from None
 
 
-def document_tree(doc: CredentialsDocument) -> dict[str, object]:
-    """The document as the JSON object the TypeScript CLI writes (fixed key order, empty values omitted)."""
+def _environment_tree(env: Environment) -> dict[str, object]:
+    out: dict[str, object] = {"api": env.api}
+    if env.token_url:
+        out["token_url"] = env.token_url
+    if env.client_id:
+        out["client_id"] = env.client_id
+    return out
+
+
+def _slot_tree(api_key: str | None, oauth: OAuthTokens | None, user: UserProfile | None) -> dict[str, object]:
     out: dict[str, object] = {}
-    if doc.api_key:
-        out["api_key"] = doc.api_key
-    if doc.oauth:
-        out["oauth"] = _converter.unstructure(doc.oauth, OAuthTokens)
-    if doc.user and not doc.user.is_empty():
-        out["user"] = _converter.unstructure(doc.user, UserProfile)
+    if api_key:
+        out["api_key"] = api_key
+    if oauth:
+        out["oauth"] = _converter.unstructure(oauth, OAuthTokens)
+    if user and not user.is_empty():
+        out["user"] = _converter.unstructure(user, UserProfile)
+    return out
+
+
+def _account_tree(account: Account) -> dict[str, object]:
+    assert account.environment is not None  # only the top-level slot may be unlabelled
+    out: dict[str, object] = {"environment": _environment_tree(account.environment)}
+    if account.identity:
+        out["identity"] = account.identity
+    out.update(_slot_tree(account.api_key, account.oauth, account.user))
+    out.update(account.extra)
+    return out
+
+
+def _namespace_tree(doc: CredentialsDocument) -> dict[str, object] | None:
+    if doc.label is None and not doc.others and not doc.active and not doc.namespace_extra:
+        return None  # a file no different from the TypeScript CLI's
+    out: dict[str, object] = {"version": NAMESPACE_VERSION}
+    if doc.label is not None and (doc.api_key or doc.oauth):
+        top: dict[str, object] = {"environment": _environment_tree(doc.label.environment)}
+        if doc.label.identity:
+            top["identity"] = doc.label.identity
+        out["top"] = top
+    if doc.active:
+        out["active"] = dict(doc.active)
+    if doc.others:
+        out["accounts"] = [_account_tree(a) for a in doc.others if a.environment is not None]
+    out.update(doc.namespace_extra)
+    return out
+
+
+def document_tree(doc: CredentialsDocument) -> dict[str, object]:
+    """The document as the JSON object the TypeScript CLI writes (fixed key order, empty values omitted), plus our
+    own key when there is more than the one account of its top-level slot."""
+    out = _slot_tree(doc.api_key, doc.oauth, doc.user)
     out.update(doc.extra)
+    namespace = _namespace_tree(doc)
+    if namespace is not None:
+        out[NAMESPACE] = namespace
     return out
 
 

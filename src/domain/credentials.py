@@ -40,6 +40,10 @@ def _copy(value: dict[str, object] | None) -> dict[str, object]:
     return dict(value or {})
 
 
+def _copy_names(value: dict[str, str] | None) -> dict[str, str]:
+    return dict(value or {})
+
+
 @attrs.frozen
 class OAuthTokens:
     """The OAuth block as stored: the token strings, the absolute expiry, scope, type, and unknown fields.
@@ -111,8 +115,52 @@ class UserProfile:
 
 
 @attrs.frozen
+class Environment:
+    """Where a credential came from (``domain/accounts.py``).
+
+    Attributes:
+        api: the origin of HeyGen's API it was obtained for (``https://api.heygen.com``).
+        token_url, client_id: for OAuth, the token endpoint and client that issued it (``None`` for API keys).
+    """
+
+    api: str
+    token_url: str | None = None
+    client_id: str | None = None
+
+
+@attrs.frozen
+class Label:
+    """Whose credential the top-level slot holds: its environment and identity (``None`` while unknown)."""
+
+    environment: Environment
+    identity: str | None = None
+
+
+@attrs.frozen
+class Account:
+    """One person's credentials in one environment.
+
+    Attributes:
+        environment: where they came from (``None`` only for a top-level slot written before accounts existed).
+        identity: who ``/v3/users/me`` says they belong to (email, else "first last", else username), if known.
+        api_key, oauth, user: as in the top-level slot.
+        extra: unknown fields of a stored account, kept verbatim.
+    """
+
+    environment: Environment | None
+    identity: str | None = None
+    api_key: str | None = attrs.field(default=None, repr=False)
+    oauth: OAuthTokens | None = None
+    user: UserProfile | None = None
+    extra: dict[str, object] = attrs.field(factory=dict, converter=_copy, eq=False)
+
+
+@attrs.frozen
 class CredentialsDocument:
     """The whole credentials file as data.
+
+    The top-level ``api_key`` / ``oauth`` / ``user`` are the TypeScript CLI's slot: one account, described by
+    ``label``. The other accounts, and which account is active in each environment, are ours (``accounts.py``).
 
     Attributes:
         api_key: a long-lived HeyGen API key, or ``None``.
@@ -120,6 +168,10 @@ class CredentialsDocument:
         user: the cached profile, or ``None``.
         extra: unknown top-level keys, kept verbatim.
         source: how it was read: ``absent``, ``file_json`` or ``file_legacy`` (a file holding a bare key).
+        label: the top-level slot's environment and identity; ``None`` in a file written before accounts existed.
+        others: the accounts not in the top-level slot.
+        active: environment (API origin) -> identity of its active account.
+        namespace_extra: unknown keys inside our own key, kept verbatim.
     """
 
     api_key: str | None = attrs.field(default=None, repr=False)
@@ -127,17 +179,21 @@ class CredentialsDocument:
     user: UserProfile | None = None
     extra: dict[str, object] = attrs.field(factory=dict, converter=_copy)
     source: str = "absent"
+    label: Label | None = None
+    others: tuple[Account, ...] = ()
+    active: dict[str, str] = attrs.field(factory=dict, converter=_copy_names)
+    namespace_extra: dict[str, object] = attrs.field(factory=dict, converter=_copy)
 
     def is_worth_keeping(self) -> bool:
         """False when nothing would be left to write: the file is then deleted instead.
 
         A ``user`` block alone is not worth keeping: it only describes a credential that is gone.
         """
-        return bool(self.api_key or self.oauth or self.extra)
+        return bool(self.api_key or self.oauth or self.extra or self.others)
 
     def content(self) -> tuple[object, ...]:
         """What the document holds, ignoring how it was read (for comparisons across a re-read)."""
-        return (self.api_key, self.oauth, self.user, self.extra)
+        return (self.api_key, self.oauth, self.user, self.extra, self.label, self.others, self.active)
 
 
 # ---------------------------------------------------------------------------------------------- instants
@@ -177,22 +233,23 @@ def with_login(doc: CredentialsDocument, tokens: OAuthTokens) -> CredentialsDocu
     return attrs.evolve(doc, oauth=tokens)
 
 
-def with_refresh(doc: CredentialsDocument, tokens: OAuthTokens) -> CredentialsDocument:
-    """A refresh: new values win; a refresh token, scope, token type or expiry the response omitted is kept
-    from before, and so are unknown ``oauth`` fields (RFC 6749 §6: keep the old refresh token when no new one
-    is issued)."""
-    old = doc.oauth
-    if old is None:
-        return attrs.evolve(doc, oauth=tokens)
-    merged = OAuthTokens(
-        tokens.access_token,
-        tokens.refresh_token or old.refresh_token,
-        tokens.expires_at or old.expires_at,
-        tokens.scope or old.scope,
-        tokens.token_type or old.token_type,
-        {**old.extra, **tokens.extra},
+def refreshed(old: OAuthTokens, new: OAuthTokens) -> OAuthTokens:
+    """A refresh's tokens: new values win; a refresh token, scope, token type or expiry the response omitted is
+    kept from before, and so are unknown fields (RFC 6749 §6: keep the old refresh token when no new one is
+    issued)."""
+    return OAuthTokens(
+        new.access_token,
+        new.refresh_token or old.refresh_token,
+        new.expires_at or old.expires_at,
+        new.scope or old.scope,
+        new.token_type or old.token_type,
+        {**old.extra, **new.extra},
     )
-    return attrs.evolve(doc, oauth=merged)
+
+
+def with_refresh(doc: CredentialsDocument, tokens: OAuthTokens) -> CredentialsDocument:
+    """A refresh of the top-level slot (see :func:`refreshed`)."""
+    return attrs.evolve(doc, oauth=tokens if doc.oauth is None else refreshed(doc.oauth, tokens))
 
 
 def with_api_key(doc: CredentialsDocument, key: str) -> CredentialsDocument:

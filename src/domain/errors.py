@@ -449,3 +449,33 @@ class StoreChanged(AuthError):
             "The encrypted credentials file changed while its key was being replaced; nothing was changed",
             "Run the command again.",
         )
+
+
+class EnvironmentMismatch(AuthError):
+    """The stored credentials belong to another environment than the one this command targets; nothing was sent.
+
+    Attributes:
+        signed_in: the hosts (API or token endpoint) the stored credentials were obtained for.
+        target: the host this command would have sent them to.
+    """
+
+    code = "ENVIRONMENT_MISMATCH"
+
+    def __init__(self, signed_in: list[str], target: str, what: str = "this command targets") -> None:
+        super().__init__(
+            f"Signed in to {', '.join(signed_in)}; {what} {target}",
+            "Run `hyperframes auth login` to sign in there (credentials never leave the place they came from).",
+        )
+        self.signed_in = signed_in
+        self.target = target
+
+
+class UnknownAccount(AuthError):
+    """``--user`` names no account of this environment, or several accounts could be meant."""
+
+    code = "UNKNOWN_ACCOUNT"
+
+    def __init__(self, message: str, accounts: list[str]) -> None:
+        names = ", ".join(accounts) if accounts else "none"
+        super().__init__(message, f"Accounts signed in here: {names}. Pick one with --user.")
+        self.accounts = accounts

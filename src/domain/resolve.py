@@ -37,6 +37,7 @@ class ApiKeyCredential:
 
     key: str = attrs.field(repr=False)
     source: str
+    identity: str | None = None
     kind = "api_key"
 
     @property
@@ -57,12 +58,14 @@ class OAuthCredential:
         source: ``file_json``, or ``env_oauth`` for ``HEYGEN_ACCESS_TOKEN``.
         stale: the access token expires within the leeway (or has expired).
         refreshable: stale and a refresh token is at hand.
+        identity: the account it belongs to (``None`` for the environment's token, or while unknown).
     """
 
     tokens: OAuthTokens
     source: str
     stale: bool = False
     refreshable: bool = False
+    identity: str | None = None
     kind = "oauth"
 
     @property

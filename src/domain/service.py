@@ -16,34 +16,46 @@ Two promises shape this module (``docs/SECURITY.md``):
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import attrs
 
 from . import retry
+from .accounts import (
+    UNKNOWN,
+    accounts_in,
+    active_account,
+    environment,
+    find,
+    host_of,
+    identified,
+    labelled,
+    may_refresh,
+    other_environments,
+    promoted,
+    replaced,
+    switched,
+    with_account,
+)
 from .api import UserInfo, check_answer, userinfo_request
 from .checks import check_api_key
 from .client import ClientConfig
-from .credentials import (
-    DEFAULT_LEEWAY,
-    CredentialsDocument,
-    OAuthTokens,
-    with_api_key,
-    with_login,
-    with_refresh,
-    with_user,
-    without_oauth,
-)
+from .credentials import DEFAULT_LEEWAY, Account, CredentialsDocument, Environment, OAuthTokens, refreshed
 from .driver import run
 from .errors import (
     AuthError,
     CorruptStore,
+    EnvironmentMismatch,
     InvalidStore,
     NoRefreshToken,
+    NotConfigured,
     RefreshFailed,
     StoreWriteFailed,
     TransportError,
     Unauthenticated,
+    UnknownAccount,
 )
 from .flow import (
     Event,
@@ -78,11 +90,14 @@ class LoginResult:
 
 @attrs.frozen
 class LogoutResult:
-    """What sign-out did: whether tokens were revoked, remarks on revocations that failed, and the store."""
+    """What sign-out did: whether tokens were revoked, remarks on revocations that failed, the store, the accounts
+    signed out, and whether the credentials file was removed (it stays while other accounts are in it)."""
 
     revoked: bool
     remarks: tuple[str, ...]
     location: str
+    accounts: tuple[str, ...] = ()
+    file_removed: bool = True
 
 
 def _tokens_of(state: object) -> OAuthTokens:
@@ -93,8 +108,8 @@ def _tokens_of(state: object) -> OAuthTokens:
     raise AuthError(f"Internal error: the sign-in ended in {type(state).__name__}")
 
 
-def _fresh(tokens: OAuthTokens) -> OAuthCredential:
-    return OAuthCredential(tokens, "file_json")
+def _fresh(tokens: OAuthTokens, identity: str | None = None) -> OAuthCredential:
+    return OAuthCredential(tokens, "file_json", identity=identity)
 
 
 class AuthService:
@@ -121,6 +136,7 @@ class AuthService:
         self.env = env
         self.api_url = api_url
         self.leeway = leeway
+        self.environment = environment(api_url, config.token_url, config.client_id)
 
     def _deadline(self) -> datetime:
         return self.ports.clock.now() + timedelta(seconds=self.config.deadline)
@@ -134,59 +150,113 @@ class AuthService:
     ) -> object:
         return run(self.config, self.ports, event, listener, secrets, guard)
 
+    # ------------------------------------------------------------------------------------------ accounts
+
+    def accounts(self) -> list[Account]:
+        """The accounts signed in to this environment (the active one first); no network."""
+        doc = labelled(self.stored(), self.environment)
+        active = active_account(doc, self.environment)
+        rest = [a for a in accounts_in(doc, self.environment) if a != active]
+        return ([active] if active else []) + rest
+
+    def active_identity(self) -> str | None:
+        active = active_account(labelled(self.stored(), self.environment), self.environment)
+        return active.identity if active else None
+
+    def _account(self, doc: CredentialsDocument, user: str | None) -> Account:
+        """The account a command uses: ``user``'s, or the environment's active one (moved to the top level, so the
+        TypeScript CLI sees it too: one write, only when it moves).
+
+        Raises:
+            UnknownAccount: ``user`` is not signed in here.
+            EnvironmentMismatch: nothing here, but accounts elsewhere (nothing is sent to this environment).
+            NotConfigured: nothing anywhere.
+        """
+        target = self.environment
+        if user is not None:
+            found = find(labelled(doc, target), target, user)
+            if found is None:
+                names = [a.identity or UNKNOWN for a in accounts_in(labelled(doc, target), target)]
+                raise UnknownAccount(f"No account {user!r} is signed in to {host_of(target.api)}", names)
+            return found
+        moved = promoted(doc, target)
+        if moved.content() != doc.content():
+            with contextlib.suppress(AuthError):  # a read-only store still answers; the move waits for a write
+                moved = self._update(lambda fresh: promoted(fresh, target))
+        account = active_account(moved, target)
+        if account is not None:
+            return account
+        elsewhere = other_environments(moved, target)
+        if elsewhere:
+            raise EnvironmentMismatch([host_of(api) for api in elsewhere], host_of(target.api))
+        raise NotConfigured
+
     # ------------------------------------------------------------------------------------------ reading
 
     def stored(self) -> CredentialsDocument:
         """The stored document (empty when there is none); no network."""
         return self.ports.store.read()
 
-    def resolved(self, doc: CredentialsDocument | None = None) -> Credential:
+    def resolved(self, doc: CredentialsDocument | None = None, user: str | None = None) -> Credential:
         """The credential in effect as it stands, without any network call (see ``resolve``).
 
-        A credential in the environment wins before the store is even read, so a broken credentials file does not
-        stand in its way. ``doc`` is the stored document when the caller has already read it.
+        A credential in the environment wins before the store is even read (unless ``user`` asks for a stored
+        account), so a broken credentials file does not stand in its way. ``doc`` is the stored document when the
+        caller has already read it.
         """
-        from_env = env_credential(self.env)
+        from_env = env_credential(self.env) if user is None else None
         if from_env is not None:
             return from_env
-        return resolve(self.env, self.stored() if doc is None else doc, self.ports.clock.now(), self.leeway)
+        doc = self.stored() if doc is None else doc
+        account = self._account(doc, user)
+        view = CredentialsDocument(api_key=account.api_key, oauth=account.oauth, user=account.user, source=doc.source)
+        credential = resolve({}, view, self.ports.clock.now(), self.leeway)
+        return attrs.evolve(credential, identity=account.identity)
 
-    def credential(self, resolved: Credential | None = None) -> Credential:
-        """The credential in effect (or ``resolved``), refreshed first when it is a stale OAuth token.
+    def credential(self, resolved: Credential | None = None, user: str | None = None) -> Credential:
+        """The credential in effect (or ``resolved``, or ``user``'s), refreshed first when it is a stale OAuth token.
 
         If that refresh fails while the old access token has not yet expired, the old one is returned; once it
         has expired the refresh error is raised.
         """
-        credential = resolved or self.resolved()
+        credential = resolved or self.resolved(user=user)
         if not (isinstance(credential, OAuthCredential) and credential.refreshable):
             return credential
         try:
-            return _fresh(self.refresh(stale_access_token=credential.secret))
+            tokens = self.refresh(stale_access_token=credential.secret, user=credential.identity)
         except AuthError:
             if not credential.tokens.is_expired(self.ports.clock.now()):
                 return credential
             raise
+        return _fresh(tokens, credential.identity)
 
     # ------------------------------------------------------------------------------------------ refresh
 
-    def refresh(self, stale_access_token: str | None = None) -> OAuthTokens:
-        """Spend the stored refresh token once, as a transaction, and store the result.
+    def refresh(self, stale_access_token: str | None = None, user: str | None = None) -> OAuthTokens:
+        """Spend an account's refresh token once, as a transaction, and store the result.
 
         Args:
             stale_access_token: the access token the caller found stale or was refused with. When the store
                 already holds a different, fresh one (another process refreshed), it is returned and no request
                 is made. ``None`` forces a refresh (``hyperframes auth refresh``).
+            user: the account (the environment's active one by default).
 
         Raises:
             RefreshFailed: no refresh token, or the server refused it (after one re-read of the store).
+            EnvironmentMismatch: the refresh token was issued by another token endpoint or client; nothing sent.
             StoreWriteFailed: the new tokens could not be saved (the message says where and why).
         """
         store = self.ports.store
+        target = self.environment
         with store.lock():
-            doc = store.read()
-            held = doc.oauth
-            if held is None or held.refresh_token is None:
+            doc = labelled(store.read(), target)
+            account = self._account(doc, user) if user is not None else active_account(doc, target)
+            held = account.oauth if account else None
+            if account is None or held is None or held.refresh_token is None:
                 raise NoRefreshToken
+            if account.environment is not None and not may_refresh(account.environment, target):
+                issued = urlsplit(account.environment.token_url or account.environment.api).netloc
+                raise EnvironmentMismatch([issued], urlsplit(target.token_url or "").netloc, "a refresh would go to")
             now = self.ports.clock.now()
             if (
                 stale_access_token is not None
@@ -200,13 +270,17 @@ class AuthService:
                     StartRefresh(held.refresh_token, self._deadline()), secrets=_secrets(doc), guard=guard
                 )
                 if isinstance(state, Failed) and getattr(state.error, "oauth_error", None) == "invalid_grant":
-                    again = store.read().oauth  # a process outside our lock may have rotated it meanwhile
-                    if again is not None and again.refresh_token != held.refresh_token:
-                        return again
-                updated = with_refresh(doc, _tokens_of(state))
+                    again = find(labelled(store.read(), target), target, account.identity)
+                    if (
+                        again is not None
+                        and again.oauth is not None
+                        and again.oauth.refresh_token != held.refresh_token
+                    ):
+                        return again.oauth  # a process outside our lock rotated it meanwhile
+                merged = refreshed(held, _tokens_of(state))
+                updated = replaced(doc, account, attrs.evolve(account, oauth=merged))
                 _commit_spent(pending, updated, "The refresh succeeded at the server")
-            assert updated.oauth is not None
-            return updated.oauth
+            return merged
 
     # ------------------------------------------------------------------------------------------ who am I
 
@@ -252,10 +326,10 @@ class AuthService:
             if not (isinstance(credential, OAuthCredential) and credential.tokens.refresh_token):
                 raise
             try:
-                tokens = self.refresh(stale_access_token=credential.secret)
+                tokens = self.refresh(stale_access_token=credential.secret, user=credential.identity)
             except RefreshFailed:
                 raise refusal from None
-        return self.ports.read_user(self._me(_fresh(tokens)))
+        return self.ports.read_user(self._me(_fresh(tokens, credential.identity)))
 
     # ------------------------------------------------------------------------------------------ sign in
 
@@ -289,29 +363,34 @@ class AuthService:
                 store.delete()
             return updated
 
-    def _identify(self, tokens: OAuthTokens) -> LoginResult:
+    def _identify(self, credential: Credential) -> LoginResult:
         try:
-            return LoginResult(self.ports.read_user(self._me(_fresh(tokens))))
+            return LoginResult(self.ports.read_user(self._me(credential)))
         except AuthError as exc:
             return LoginResult(None, exc)
 
-    def _save_identity(self, tokens: OAuthTokens, user: UserInfo) -> None:
-        """Cache who signed in, unless another sign-in replaced these tokens meanwhile (the identity in the file
-        always belongs to the tokens beside it)."""
-        self._update(lambda doc: with_user(doc, user.as_profile()) if _holds(doc, tokens) else doc)
+    def _name(self, holds: Callable[[Account], bool], user: UserInfo) -> None:
+        """Name the account that holds the new credential after the person ``/v3/users/me`` describes (unless
+        another sign-in replaced that credential meanwhile: the identity in the file always belongs to the
+        credential beside it)."""
+        target = self.environment
+        self._update(lambda doc: identified(doc, target, holds, user.identity, user.as_profile()))
 
     def login_browser(self) -> LoginResult:
         """Authorization code + PKCE in the system browser, redirect caught on 127.0.0.1 (RFC 8252).
 
         The write is prepared before the browser opens; from the code exchange until the tokens are saved,
-        interruptions are deferred. The identity ``/v3/users/me`` gives is cached next to them.
+        interruptions are deferred. The account is then named after the identity ``/v3/users/me`` gives; signing in
+        again as the same person replaces that account's tokens.
         """
         listener = self.ports.listen()
+        fresh = Account(self.environment, None)
         try:
             with self.ports.store.reserve() as pending, self.ports.shield() as guard:
                 flow = start_auth_code_flow(self.config, listener.redirect_uri, self.ports.entropy)
                 tokens = _tokens_of(self._run(StartBrowserLogin(flow), listener, guard=guard))
-                self._update(lambda doc: with_user(with_login(doc, tokens), None), pending, "The sign-in succeeded")
+                new = attrs.evolve(fresh, oauth=tokens)
+                self._update(lambda doc: with_account(doc, new), pending, "The sign-in succeeded")
         except AuthError as exc:
             listener.finish(ok=False, message=exc.message)
             raise
@@ -319,9 +398,9 @@ class AuthService:
             listener.finish(ok=True)
         finally:
             listener.close()
-        result = self._identify(tokens)
+        result = self._identify(_fresh(tokens))
         if result.user is not None:
-            self._save_identity(tokens, result.user)
+            self._name(_holding_tokens(tokens), result.user)
         return result
 
     def login_device(self) -> LoginResult:
@@ -335,13 +414,12 @@ class AuthService:
             except AuthError:
                 self._revoke(tokens)
                 raise
-            self._update(
-                lambda doc: with_user(with_login(doc, tokens), user.as_profile()), pending, "The sign-in succeeded"
-            )
+            new = Account(self.environment, user.identity, oauth=tokens, user=user.as_profile())
+            self._update(lambda doc: with_account(doc, new), pending, "The sign-in succeeded")
         return LoginResult(user)
 
     def login_api_key(self, key: str) -> LoginResult:
-        """Store an API key, then verify it with ``/v3/users/me``.
+        """Store an API key, then verify it with ``/v3/users/me`` and name its account.
 
         On a 401 the previous credentials are restored exactly (or the file removed when there were none) and
         :class:`Unauthenticated` is raised; on other errors the key stays stored (a transient failure must not
@@ -349,22 +427,34 @@ class AuthService:
         """
         check_api_key(key)
         before: list[CredentialsDocument] = []
+        new = Account(Environment(self.environment.api), None, api_key=key)
 
         def store_key(doc: CredentialsDocument) -> CredentialsDocument:
             before.append(doc)
-            return with_api_key(doc, key)
+            return with_account(doc, new)
 
         self._update(store_key)
         try:
             user = self.ports.read_user(self._me(ApiKeyCredential(key, "file_json")))
         except Unauthenticated as exc:
             previous = before[0]
-            restore = bool(previous.api_key or previous.oauth)
+            restore = bool(previous.api_key or previous.oauth or previous.others)
             self._update(lambda _doc: previous)  # exactly as before; an empty document deletes the file
             exc.rollback = "Rolled back to the previous credential." if restore else "Removed the rejected credential."
             raise
-        self._update(lambda doc: with_user(doc, user.as_profile()) if doc.api_key == key else doc)
+        self._name(lambda account: account.api_key == key, user)
         return LoginResult(user)
+
+    def switch(self, user: str) -> Account:
+        """Make ``user`` the active account of this environment.
+
+        Raises:
+            UnknownAccount: no such account here.
+        """
+        target = self.environment
+        chosen = self._account(self.stored(), user)
+        self._update(lambda doc: switched(doc, target, chosen.identity or ""))
+        return chosen
 
     # ------------------------------------------------------------------------------------------ sign out
 
@@ -376,37 +466,65 @@ class AuthService:
         state = self._run(StartRevoke(tuple(pairs), self._deadline()))
         return state.remarks if isinstance(state, Revoked) else ()
 
-    def logout(self, keep_api_key: bool = False) -> LogoutResult:
-        """RFC 7009 revocation (refresh token, then access token) under the store's lock, then the local wipe.
+    def logout(self, keep_api_key: bool = False, user: str | None = None, everyone: bool = False) -> LogoutResult:
+        """RFC 7009 revocation (refresh token, then access token) under the store's lock, then the local removal.
+
+        Args:
+            keep_api_key: remove only the OAuth session and keep the account's API key.
+            user: the account to sign out (the environment's active one by default).
+            everyone: sign out every account of this environment.
 
         Revocation is best effort: each request has a short limit and its failures become remarks. If the local
         removal then fails, the error says that the tokens are already revoked at the server.
         """
         store = self.ports.store
+        target = self.environment
         with store.lock():
             try:
-                oauth = store.read().oauth
+                doc = labelled(store.read(), target)
             except AuthError:
-                oauth = None
-            remarks = self._revoke(oauth) if oauth else ()
+                doc = None
+            if doc is None:
+                chosen: list[Account] = []
+            elif everyone:
+                chosen = accounts_in(doc, target)
+            else:
+                one = self._account(doc, user) if user is not None else active_account(doc, target)
+                chosen = [one] if one is not None else []
+            remarks: tuple[str, ...] = ()
+            for account in chosen:
+                if account.oauth is not None and (
+                    account.environment is None or may_refresh(account.environment, target)
+                ):
+                    remarks += self._revoke(account.oauth)
             try:
-                if keep_api_key:
-                    self._update_locked(without_oauth)
-                else:
-                    store.delete()
+                removed = self._remove_locked(doc, chosen, keep_api_key)
             except AuthError as exc:
-                if oauth is not None:
+                if any(a.oauth for a in chosen):
                     exc.message = f"{exc.message} (the tokens were already revoked at the server)"
                 raise
-        return LogoutResult(oauth is not None, remarks, store.location)
+        revoked = any(a.oauth is not None for a in chosen)
+        return LogoutResult(revoked, remarks, store.location, tuple(a.identity or UNKNOWN for a in chosen), removed)
 
-    def _update_locked(self, change: Callable[[CredentialsDocument], CredentialsDocument]) -> None:
+    def _remove_locked(self, doc: CredentialsDocument | None, chosen: list[Account], keep_api_key: bool) -> bool:
+        """Take ``chosen`` out of the document (or only their OAuth sessions); ``True`` when the file went with them."""
         store = self.ports.store
-        updated = change(store.read())
-        if updated.is_worth_keeping():
-            store.write(updated)
-        else:
+        if doc is None:  # an unreadable file: signing out removes it
             store.delete()
+            return True
+        for account in chosen:
+            current = find(doc, self.environment, account.identity) or account
+            kept = (
+                attrs.evolve(current, oauth=None, user=current.user if current.api_key else None)
+                if keep_api_key
+                else None
+            )
+            doc = replaced(doc, current, kept)
+        if doc.is_worth_keeping():
+            store.write(doc)
+            return False
+        store.delete()
+        return True
 
 
 def _commit_spent(pending: PendingWrite, doc: CredentialsDocument, what: str) -> None:
@@ -419,12 +537,11 @@ def _commit_spent(pending: PendingWrite, doc: CredentialsDocument, what: str) ->
         raise
 
 
+def _holding_tokens(tokens: OAuthTokens) -> Callable[[Account], bool]:
+    return lambda account: account.oauth is not None and account.oauth.access_token == tokens.access_token
+
+
 def _secrets(doc: CredentialsDocument) -> tuple[str, ...]:
     """The secrets a stored document holds (redacted from any server text shown while they are in use)."""
     found = (doc.api_key, *((doc.oauth.access_token, doc.oauth.refresh_token) if doc.oauth else ()))
     return tuple(secret for secret in found if secret)
-
-
-def _holds(doc: CredentialsDocument, tokens: OAuthTokens) -> bool:
-    """The stored OAuth block is still the one these tokens made (no other sign-in replaced it meanwhile)."""
-    return doc.oauth is not None and doc.oauth.access_token == tokens.access_token

@@ -141,25 +141,53 @@ def refresh(ctx: typer.Context, verbose: Verbose = False) -> None:
     _run(run(_terminal(ctx), verbose))
 
 
+User = Annotated[
+    str | None,
+    typer.Option("--user", "-u", show_default=False, help="The account (its email or name), if not the active one."),
+]
+
+
 @auth.command(epilog=EXIT_CODES, context_settings=HELP)
 def logout(
     ctx: typer.Context,
     keep_api_key: Annotated[bool, typer.Option("--keep-api-key", help="Remove only the OAuth session.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    user: User = None,
+    everyone: Annotated[bool, typer.Option("--all", help="Sign out every account of this environment.")] = False,
     verbose: Verbose = False,
 ) -> None:
-    """Revoke the OAuth tokens (best effort) and remove the local credentials."""
+    """Revoke the OAuth tokens (best effort) and remove the local credentials of the active account."""
     from .commands.logout import logout as run
 
-    _run(run(_terminal(ctx), keep_api_key, yes, verbose))
+    _run(run(_terminal(ctx), keep_api_key, yes, verbose, user, everyone))
 
 
 @auth.command(epilog=EXIT_CODES, context_settings=HELP)
-def token(ctx: typer.Context, as_json: AsJson = False, verbose: Verbose = False) -> None:
+def token(ctx: typer.Context, as_json: AsJson = False, user: User = None, verbose: Verbose = False) -> None:
     """Print a valid access token (or the API key in effect) for scripts; refreshes first when needed."""
     from .commands.token import token as run
 
-    _run(run(_terminal(ctx), as_json, verbose))
+    _run(run(_terminal(ctx), as_json, verbose, user))
+
+
+@auth.command(epilog=EXIT_CODES, context_settings=HELP)
+def switch(ctx: typer.Context, user: User = None, verbose: Verbose = False) -> None:
+    """Choose the active account of this environment (with one other account, switch to it)."""
+    from .commands.switch import switch as run
+
+    _run(run(_terminal(ctx), user, verbose))
+
+
+@auth.command(epilog=EXIT_CODES, context_settings=HELP)
+def rekey(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="passphrase (a new one) or keyring (the OS keyring).")],
+    verbose: Verbose = False,
+) -> None:
+    """Give the encrypted store's key a new keeper (a new passphrase, or the OS keyring) without signing out."""
+    from .commands.rekey import rekey as run
+
+    _run(run(_terminal(ctx), to, verbose))
 
 
 @app.command(context_settings=HELP)

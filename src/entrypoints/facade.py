@@ -32,6 +32,21 @@ if TYPE_CHECKING:
 
 
 @attrs.frozen(kw_only=True)
+class AccountSummary:
+    """One account signed in to the configured environment (no secret in it).
+
+    Attributes:
+        identity: who it belongs to (email, else "first last", else username), or ``None`` while unknown.
+        kinds: the credentials it holds: ``("oauth",)``, ``("api_key",)`` or both.
+        active: whether commands use it by default.
+    """
+
+    identity: str | None
+    kinds: tuple[str, ...]
+    active: bool
+
+
+@attrs.frozen(kw_only=True)
 class Status:
     """What ``auth status`` reports.
 
@@ -41,6 +56,9 @@ class Status:
         api_error: why the check failed, or ``None``.
         backend, location: which store holds the credentials, and where.
         persisted_user: the cached profile from the file (``None`` for credentials from the environment).
+        accounts: every account signed in to this environment, the active one first.
+        keeper: who holds the encrypted store's key (``None`` for the plain file).
+        plain_leftover: a plain credentials file found beside the encrypted one, if any.
     """
 
     credential: Credential
@@ -49,6 +67,9 @@ class Status:
     backend: str
     location: str
     persisted_user: UserProfile | None
+    accounts: tuple[AccountSummary, ...] = ()
+    keeper: str | None = None
+    plain_leftover: str | None = None
 
 
 class HeyGenAuth:
@@ -109,23 +130,80 @@ class HeyGenAuth:
 
     # ------------------------------------------------------------------------------------------ use
 
-    def credential(self) -> Credential:
-        """The credential in effect, refreshed first when it is a stale OAuth token.
+    def credential(self, user: str | None = None) -> Credential:
+        """The credential in effect (or ``user``'s account's), refreshed first when it is a stale OAuth token.
 
         Raises:
             NotConfigured: nothing to use; the hint names ``hyperframes auth login``.
+            EnvironmentMismatch: signed in elsewhere only; nothing was sent here.
+            UnknownAccount: ``user`` is not signed in to this environment.
             LoginExpired: the stored sign-in expired and cannot be refreshed.
             RefreshFailed: the refresh token was refused and the access token has expired.
         """
-        return self.service.credential()
+        return self.service.credential(user=user)
 
-    def token(self) -> str:
+    def token(self, user: str | None = None) -> str:
         """A valid access token (or the API key in effect), for your own HTTP requests."""
-        return self.credential().secret
+        return self.credential(user).secret
 
-    def whoami(self) -> UserInfo:
+    def headers(self, user: str | None = None) -> dict[str, str]:
+        """The headers that authenticate a request to HeyGen's API with the credential in effect, refreshed
+        first when stale: ``Authorization: Bearer …`` and ``X-HeyGen-Source: cli`` for OAuth, ``x-api-key`` for an
+        API key, ``X-HeyGen-Client-Source: hyperframes`` for both.
+
+        For programs that do not use httpx (``httpx_auth()`` does all of this for them): send these only to
+        ``settings.api_url``'s origin, never follow a redirect to another origin with them, and on a 401 with an
+        OAuth credential call :meth:`refresh_after_401` once and repeat the request once with the new headers.
+        """
+        from ..domain.api import auth_headers
+
+        return auth_headers(self.credential(user))
+
+    def refresh_after_401(self, refused_headers: dict[str, str]) -> dict[str, str] | None:
+        """New headers after the ones given were refused with a 401, or ``None`` when a retry cannot help (an API
+        key, an environment token, or a refresh token the server refused). Concurrent callers share one refresh."""
+        from ..domain.resolve import OAuthCredential
+
+        bearer = {k.lower(): v for k, v in refused_headers.items()}.get("authorization", "")
+        if not bearer.lower().startswith("bearer "):
+            return None
+        credential = self.service.resolved()
+        if not isinstance(credential, OAuthCredential) or credential.from_env:
+            return None
+        try:
+            tokens = self.service.refresh(stale_access_token=bearer[7:], user=credential.identity)
+        except AuthError:
+            return None
+        from ..domain.api import auth_headers
+
+        return auth_headers(OAuthCredential(tokens, "file_json", identity=credential.identity))
+
+    def whoami(self, user: str | None = None) -> UserInfo:
         """``GET /v3/users/me`` with the credential in effect (one refresh-and-retry on a 401 for OAuth)."""
-        return self.service.whoami(self.credential())
+        return self.service.whoami(self.credential(user))
+
+    # ------------------------------------------------------------------------------------------ accounts
+
+    def accounts(self) -> list[AccountSummary]:
+        """Every account signed in to this environment, the active one first (no network)."""
+        active = self.service.active_identity()
+        return [
+            AccountSummary(
+                identity=a.identity,
+                kinds=tuple(k for k, held in (("oauth", a.oauth), ("api_key", a.api_key)) if held),
+                active=(a.identity or "") == (active or "") and i == 0,
+            )
+            for i, a in enumerate(self.service.accounts())
+        ]
+
+    def switch(self, user: str) -> AccountSummary:
+        """Make ``user``'s account the active one of this environment.
+
+        Raises:
+            UnknownAccount: no such account here.
+        """
+        self.service.switch(user)
+        return next(a for a in self.accounts() if a.active)
 
     def status(self) -> Status:
         """Which credential is in effect, where it lives, and whether HeyGen accepts it.
@@ -142,13 +220,21 @@ class HeyGenAuth:
         except AuthError as exc:
             api_error = exc
         store = self.service.ports.store
+        persisted = None
+        if doc is not None and not resolved.from_env:
+            account = next((a for a in self.service.accounts() if a.identity == resolved.identity), None)
+            persisted = account.user if account else doc.user
+        leftover = getattr(store, "plain_leftover", None)
         return Status(
             credential=resolved,
             user=user,
             api_error=api_error,
             backend=store.backend,
             location=store.location,
-            persisted_user=doc.user if doc is not None else None,
+            persisted_user=persisted,
+            accounts=tuple(self.accounts()) if doc is not None else (),
+            keeper=getattr(store, "keeper", None),
+            plain_leftover=leftover() if callable(leftover) else None,
         )
 
     def refresh(self) -> OAuthTokens:
@@ -161,13 +247,34 @@ class HeyGenAuth:
 
     # ------------------------------------------------------------------------------------------ sign out
 
-    def logout(self, keep_api_key: bool = False) -> LogoutResult:
+    def logout(self, keep_api_key: bool = False, user: str | None = None, everyone: bool = False) -> LogoutResult:
         """Revoke the OAuth tokens (best effort, RFC 7009), then remove them locally.
 
         Args:
-            keep_api_key: remove only the OAuth session and keep a stored API key.
+            keep_api_key: remove only the OAuth session and keep the account's API key.
+            user: the account to sign out (the active one by default).
+            everyone: sign out every account of this environment.
         """
-        return self.service.logout(keep_api_key)
+        return self.service.logout(keep_api_key, user=user, everyone=everyone)
+
+    def rekey(self, to: str) -> str:
+        """Give the encrypted store's key a new keeper without signing out: ``"passphrase"`` (a new one, asked
+        twice on a terminal, or ``HYPERFRAMES_CREDENTIALS_PASSPHRASE``) or ``"keyring"`` (the OS keyring). Returns
+        the new keeper's description.
+
+        Raises:
+            ConfigError: the store in use is not the encrypted one.
+            KeyringRefused, StoreChanged, NotConfigured: see the encrypted store.
+        """
+        from ..domain.errors import ConfigError
+
+        rekey = getattr(self.service.ports.store, "rekey", None)
+        if not callable(rekey):
+            raise ConfigError(
+                "Only the encrypted credentials store has a key to change",
+                "Set HYPERFRAMES_CREDENTIALS_STORE=encrypted (your credentials move into it on the next sign-in).",
+            )
+        return str(rekey(to))
 
     # ------------------------------------------------------------------------------------------ lifetime
 

@@ -210,7 +210,9 @@ def test_status_json_and_human(world):
         "scope",
         "storage",
         "persisted_user",
+        "accounts",
     ]
+    assert report["accounts"] == [{"identity": "alice@example.test", "type": "oauth", "active": True}]
     assert report["persisted_user"]["display_name"] == "alice@example.test"
     human = invoke("auth", "status")
     assert human.stdout.splitlines()[:2] == ["Source: file (memory://credentials)", "Type:   oauth"]

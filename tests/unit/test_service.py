@@ -190,7 +190,27 @@ def test_api_key_login_success_keeps_oauth():
     result = world.service.login_api_key("hg_valid_key_1234")
     assert result.user.identity == "keys@example.test"
     assert world.store.doc.api_key == "hg_valid_key_1234"
-    assert world.store.doc.oauth == oauth
+    # The key belongs to another person than the OAuth session: a second account, now active; nothing is lost.
+    (alice,) = world.store.doc.others
+    assert (alice.identity, alice.oauth) == ("alice@example.test", oauth)
+    assert [a.identity for a in world.service.accounts()] == ["keys@example.test", "alice@example.test"]
+
+
+def test_an_api_key_of_the_same_person_joins_their_account_and_keeps_its_oauth():
+    world = signed_in_world()
+    oauth = world.store.doc.oauth
+    world.server.api_keys.add("hg_alices_key_1")
+    original = world.server._userinfo
+
+    def as_alice(request):
+        if request.headers.get("x-api-key") == "hg_alices_key_1":
+            return json_response(200, {"data": {"email": "alice@example.test", "username": "alice"}})
+        return original(request)
+
+    world.server._userinfo = as_alice
+    world.service.login_api_key("hg_alices_key_1")
+    assert (world.store.doc.api_key, world.store.doc.oauth) == ("hg_alices_key_1", oauth)
+    assert world.store.doc.others == ()
 
 
 def test_rejected_api_key_restores_the_previous_state_or_removes_the_file():

@@ -8,6 +8,10 @@ from ...domain.resolve import ENV_SOURCES
 from ..terminal import EXIT_FAIL, EXIT_OK, Terminal
 from .common import guarded, home_path, make_auth, settings_of
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..facade import HeyGenAuth
+
 
 def _environment_warning(terminal: Terminal) -> None:
     names = [name for name in ENV_SOURCES.values() if terminal.env.get(name)]
@@ -15,13 +19,30 @@ def _environment_warning(terminal: Terminal) -> None:
         terminal.say(f"An env-var credential is active. Unset {' / '.join(names)} to remove it.")
 
 
-def logout(terminal: Terminal, keep_api_key: bool = False, yes: bool = False, verbose: bool = False) -> int:
+def _plain_leftover(auth: HeyGenAuth) -> str | None:
+    """A plain credentials file beside the encrypted one (the encrypted store removes it on sign-out)."""
+    leftover = getattr(auth.service.ports.store, "plain_leftover", None)
+    return leftover() if callable(leftover) else None
+
+
+def logout(
+    terminal: Terminal,
+    keep_api_key: bool = False,
+    yes: bool = False,
+    verbose: bool = False,
+    user: str | None = None,
+    everyone: bool = False,
+) -> int:
     def act() -> int:
         _environment_warning(terminal)
         settings = settings_of(terminal, verbose)
         auth = make_auth(terminal, settings)
         where = home_path(settings.config_dir)
         scope = "any active OAuth session" if keep_api_key else "HeyGen"
+        if everyone:
+            scope = "every HeyGen account" if not keep_api_key else "every account's OAuth session"
+        elif user is not None:
+            scope = f"{neutralize(user)}'s " + ("OAuth session" if keep_api_key else "HeyGen account")
         question = f"This will sign out of {scope} on this machine (~/.heygen lives at {where}). Continue? [y/N] "
         if not yes and not terminal.confirm(question):
             terminal.say("Aborted.")
@@ -30,15 +51,24 @@ def logout(terminal: Terminal, keep_api_key: bool = False, yes: bool = False, ve
             had = auth.stored().is_worth_keeping()
         except AuthError:  # an unreadable store is still removed below
             had = True
-        result = auth.logout(keep_api_key)
+        leftover = _plain_leftover(auth)
+        result = auth.logout(keep_api_key, user=user, everyone=everyone)
         for remark in result.remarks:
             terminal.warn(terminal.paint(f"Note: {neutralize(remark)}", "2"))
         if keep_api_key:
             terminal.ok("OAuth session removed. API key retained." if result.revoked else "No OAuth session to remove.")
-        elif had:
+        elif not had:
+            terminal.ok(f"Not signed in: nothing stored at {home_path(result.location)}.")
+        elif result.file_removed:
             terminal.ok(f"Signed out. Removed {home_path(result.location)}.")
         else:
-            terminal.ok(f"Not signed in: nothing stored at {home_path(result.location)}.")
+            who = ", ".join(neutralize(a) for a in result.accounts) or "nobody"
+            terminal.ok(f"Signed out {who}.")
+            active = next((a for a in auth.accounts() if a.active), None)
+            if active is not None:
+                terminal.say(f"Active account now: {neutralize(active.identity or '(unknown user)')}.")
+        if leftover:
+            terminal.warn(f"Note: a plain credentials file remains at {home_path(leftover)}; it was removed too.")
         return EXIT_OK
 
     return guarded(terminal, act)

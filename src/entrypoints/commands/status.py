@@ -69,8 +69,16 @@ def status_document(status: Status) -> dict[str, object]:
             "refreshable": credential.refreshable,
             "scope": tokens.scope,
         }
-    payload["storage"] = {"backend": status.backend, "path": status.location}
+    storage: dict[str, object] = {"backend": status.backend, "path": status.location}
+    if status.keeper is not None:
+        storage["keeper"] = status.keeper
+    if status.plain_leftover is not None:
+        storage["plain_leftover"] = status.plain_leftover
+    payload["storage"] = storage
     payload["persisted_user"] = None if credential.from_env else _profile_json(status.persisted_user)
+    payload["accounts"] = [
+        {"identity": a.identity, "type": "+".join(a.kinds), "active": a.active} for a in status.accounts
+    ]
     return payload
 
 
@@ -88,13 +96,33 @@ def _rows(terminal: Terminal, status: Status, now: datetime) -> None:
         if tokens.scope:
             terminal.say(f"Scope:  {neutralize(tokens.scope)}")
     terminal.say(f"Storage: {status.backend} ({home_path(status.location)})")
+    if status.keeper:
+        terminal.say(f"Key:     {neutralize(status.keeper)}")
+    if status.plain_leftover:
+        terminal.warn(
+            f"Note: a plain credentials file is still at {home_path(status.plain_leftover)}; "
+            "the next sign-in moves it into the encrypted store."
+        )
     if status.api_error is not None:
         terminal.say(f"API check failed: {neutralize(status.api_error.message)}")
         cached = status.persisted_user.display_name() if status.persisted_user else None
         if cached:
             terminal.say(f"Account: {neutralize(cached)} (cached)")
+    else:
+        _account_rows(terminal, status.user)
+    _accounts_list(terminal, status)
+
+
+def _accounts_list(terminal: Terminal, status: Status) -> None:
+    """Every account of this environment, the active one marked (shown when there is more than one)."""
+    if len(status.accounts) < 2:
         return
-    _account_rows(terminal, status.user)
+    terminal.say("Accounts:")
+    for account in status.accounts:
+        mark = "*" if account.active else " "
+        kinds = "+".join(account.kinds)
+        state = ", active" if account.active else ""
+        terminal.say(f"  {mark} {neutralize(account.identity or '(unknown user)')} ({kinds}{state})")
 
 
 def _money(value: object) -> str:

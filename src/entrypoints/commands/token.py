@@ -9,9 +9,9 @@ from ..terminal import EXIT_OK, Terminal, isatty
 from .common import guarded, make_auth, settings_of
 
 
-def token(terminal: Terminal, as_json: bool = False, verbose: bool = False) -> int:
+def token(terminal: Terminal, as_json: bool = False, verbose: bool = False, user: str | None = None) -> int:
     def act() -> int:
-        credential = make_auth(terminal, settings_of(terminal, verbose)).credential()
+        credential = make_auth(terminal, settings_of(terminal, verbose)).credential(user)
         if terminal.in_ci() and not isatty(terminal.out):
             terminal.warn("Warning: printing a HeyGen credential in CI; make sure your logs mask it.")
         if not as_json:
