@@ -48,18 +48,18 @@ def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bo
     return CredentialsFile(settings.credentials_path)
 
 
-def make_transport(kind: str, verbose: bool) -> HttpTransport:
-    """``stdlib`` (fast to import; the CLI) or ``httpx`` (the facade's default)."""
+def make_transport(kind: str, verbose: bool, env: Mapping[str, str] | None = None) -> HttpTransport:
+    """``stdlib`` (fast to import; the CLI) or ``httpx`` (the facade's default); ``env`` names proxies and CAs."""
     from ..adapters.http_policy import stderr_trace
 
     trace = stderr_trace if verbose else None
     if kind == "httpx":
         from ..adapters.http_httpx import HttpxTransport
 
-        return HttpxTransport(trace=trace)
+        return HttpxTransport(trace=trace, env=env)
     from ..adapters.http_stdlib import StdlibTransport
 
-    return StdlibTransport(trace=trace)
+    return StdlibTransport(trace=trace, env=env)
 
 
 def _system_clock() -> Clock:
@@ -125,7 +125,7 @@ def build(
     env = os.environ if env is None else env
     ports = Ports(
         clock=clock or _system_clock(),
-        http=http or make_transport(transport, settings.verbose),
+        http=http or make_transport(transport, settings.verbose, env),
         browser=browser or _system_browser(open_browser and not settings.no_browser),
         listen=listen or _loopback_listener(),
         store=store or make_store(settings, env, passphrase_prompt),
