@@ -317,6 +317,8 @@ def by_path(server: RawServer, conn: socket.socket) -> None:
         conn.sendall(HEADERS_OK + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
     elif path == "/chunked":
         conn.sendall(HEADERS_OK + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    elif path.endswith(":443"):  # a CONNECT: this server plays a proxy that drips its reply
+        server.drip(conn, b"", b"HTTP/1.1 200 Connection established\r\nX-Slow: " + b"a" * DRIP_BYTES)
     elif path == "/reset-after-reading":
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close() sends a RST
     # "/close-after-reading" and anything else: close without an answer
@@ -324,6 +326,11 @@ def by_path(server: RawServer, conn: socket.socket) -> None:
 
 def close_before_reading(server: RawServer, conn: socket.socket) -> None:
     """Read nothing: closing with the request unread makes the kernel answer it with a reset."""
+
+
+def silent(server: RawServer, conn: socket.socket) -> None:
+    """Accept, then say nothing (not even the TLS server hello) until the test ends."""
+    server.stopping.wait(30)
 
 
 @pytest.fixture
@@ -349,6 +356,29 @@ def test_a_server_dripping_its_body_cannot_outlast_the_deadline(raw, transport):
     with pytest.raises(RequestTimedOut):
         transport.send(get(f"{raw.base}/drip-body", timeout=2.0))
     assert time.monotonic() - started < 15, "safety bound only: the drip would have lasted 30 s"
+
+
+def test_a_proxy_dripping_its_connect_reply_cannot_outlast_the_deadline(raw, transport):
+    impl = type(transport)(env={"HTTPS_PROXY": raw.base})
+    started = time.monotonic()
+    try:
+        with pytest.raises(RequestTimedOut) as info:
+            impl.send(form_post("https://api.example/v1/oauth/token", {"refresh_token": SECRET}, timeout=2.0))
+    finally:
+        getattr(impl, "close", lambda: None)()
+    assert time.monotonic() - started < 15, "safety bound only: the drip would have lasted 30 s"
+    assert info.value.sent is False
+    assert info.value.message == "api.example was too slow to answer (gave up after 2 s)"
+
+
+def test_a_server_silent_during_the_tls_handshake_times_out_unsent(transport):
+    srv = RawServer(silent)
+    try:
+        with pytest.raises(RequestTimedOut) as info:
+            transport.send(form_post(f"https://{srv.host}/v1/oauth/token", {"refresh_token": SECRET}, timeout=1.0))
+    finally:
+        srv.close()
+    assert info.value.sent is False
 
 
 def test_one_deadline_covers_every_redirect(server, transport):
