@@ -46,6 +46,7 @@ from .http_policy import (
     send_following,
     tls_context,
     trace_line,
+    tunnel_target,
 )
 
 
@@ -150,6 +151,8 @@ class HttpxTransport:
             raise
         except httpx.HTTPError as exc:
             raise _translate(exc, request, proxy, watchdog, receiving) from None
+        except (httpx.InvalidURL, ValueError) as exc:  # what httpx refuses to send (http.client alike)
+            raise TransportError(host, type(exc).__name__, sent=watchdog.sent) from None
         finally:
             watchdog.disarm()
 
@@ -170,7 +173,7 @@ def _translate(
     if proxy is not None and isinstance(exc, httpx.ProxyError):
         status = str(exc).split(" ", 1)[0]
         if status.isascii() and status.isdigit():
-            return proxy_refusal(proxy, int(status), host)
+            return proxy_refusal(proxy, int(status), tunnel_target(request.url))
         return ProxyError(proxy.display, proxy.variable, "did not open a tunnel")
     if proxy is not None and not watchdog.connected:
         return ProxyError(proxy.display, proxy.variable, f"could not be reached ({type(exc).__name__})")

@@ -309,3 +309,14 @@ def test_a_certificate_failure_after_a_redirect_still_counts_as_sent(kind, pki, 
         thread.join(5)
     assert isinstance(info.value, CertificateError)
     assert info.value.sent is True
+
+
+@KINDS
+def test_a_proxy_refusing_the_tunnel_is_named(kind, proxy):
+    with pytest.raises(ProxyError) as info:
+        make(kind, {"HTTPS_PROXY": proxy.url()}).send(get("https://api.example/v3/users/me"))
+    assert info.value.message == (
+        f"The proxy 127.0.0.1:{proxy.port} (from HTTPS_PROXY) refused to open a tunnel to api.example:443 (502)"
+    )
+    assert info.value.sent is False
+    assert [(s.method, s.target) for s in proxy.seen] == [("CONNECT", "api.example:443")]
