@@ -175,6 +175,8 @@ def _translate(
         if status.isascii() and status.isdigit():
             return proxy_refusal(proxy, int(status), tunnel_target(request.url))
         return ProxyError(proxy.display, proxy.variable, "did not open a tunnel")
+    if proxy is not None and watchdog.tunnelling:
+        return ProxyError(proxy.display, proxy.variable, f"did not open a tunnel ({type(exc).__name__})")
     if proxy is not None and not watchdog.connected:
         return ProxyError(proxy.display, proxy.variable, f"could not be reached ({type(exc).__name__})")
     if receiving and isinstance(exc, httpx.RemoteProtocolError):
@@ -200,6 +202,7 @@ class _Watchdog:
         self.fired = False
         self.connected = False
         self.sent = False
+        self.tunnelling = False
         self._writing = b""
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
@@ -215,6 +218,10 @@ class _Watchdog:
                     self._sockets.append(sock)
                     if self.fired:
                         _shutdown(sock)
+        elif event == "http11.send_request_headers.started":
+            self.tunnelling = getattr(info.get("request"), "method", b"") == b"CONNECT"
+        elif event == "proxy.start_tls.started":
+            self.tunnelling = False  # the proxy said yes: what follows is between us and the server
         elif event == "http11.send_request_body.started":
             self._writing = getattr(info.get("request"), "method", b"CONNECT")
         elif event == "http11.send_request_body.complete" and self._writing != b"CONNECT":

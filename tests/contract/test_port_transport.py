@@ -22,7 +22,13 @@ import pytest
 from hyperframes_auth.adapters.http_httpx import HttpxTransport
 from hyperframes_auth.adapters.http_stdlib import StdlibTransport
 from hyperframes_auth.domain.api import check_userinfo
-from hyperframes_auth.domain.errors import ApiError, RequestTimedOut, ResponseTruncated, TransportError
+from hyperframes_auth.domain.errors import (
+    ApiError,
+    ProxyError,
+    RequestTimedOut,
+    ResponseTruncated,
+    TransportError,
+)
 from hyperframes_auth.domain.http import HttpRequest, form_post
 from tests.fakes import FakeAuthServer, FakeClock
 
@@ -226,6 +232,11 @@ DRIP_BYTES = 60  # a drip lasts 30 s unless the client gives up
 HEADERS_OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
 
 Behaviour = Callable[["RawServer", socket.socket], None]
+BAD_PROXY_REPLIES = {
+    "mute.example:443": b"",  # closes without answering the CONNECT
+    "ssh.example:443": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",  # not HTTP at all
+    "eager.example:443": b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03garbage",  # speaks before our TLS hello
+}
 
 
 class RawServer:
@@ -317,6 +328,8 @@ def by_path(server: RawServer, conn: socket.socket) -> None:
         conn.sendall(HEADERS_OK + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
     elif path == "/chunked":
         conn.sendall(HEADERS_OK + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    elif path in BAD_PROXY_REPLIES:  # a CONNECT: this server plays a proxy that misbehaves
+        conn.sendall(BAD_PROXY_REPLIES[path])
     elif path.endswith(":443"):  # a CONNECT: this server plays a proxy that drips its reply
         server.drip(conn, b"", b"HTTP/1.1 200 Connection established\r\nX-Slow: " + b"a" * DRIP_BYTES)
     elif path == "/reset-after-reading":
@@ -369,6 +382,20 @@ def test_a_proxy_dripping_its_connect_reply_cannot_outlast_the_deadline(raw, tra
     assert time.monotonic() - started < 15, "safety bound only: the drip would have lasted 30 s"
     assert info.value.sent is False
     assert info.value.message == "api.example was too slow to answer (gave up after 2 s)"
+
+
+@pytest.mark.parametrize("target", sorted(BAD_PROXY_REPLIES))
+def test_a_proxy_that_will_not_tunnel_is_blamed_and_nothing_was_sent(raw, transport, target):
+    impl = type(transport)(env={"HTTPS_PROXY": raw.base})
+    try:
+        with pytest.raises(TransportError) as info:
+            impl.send(form_post(f"https://{target.removesuffix(':443')}/v1/oauth/token", {"refresh_token": SECRET}))
+    finally:
+        getattr(impl, "close", lambda: None)()
+    assert info.value.sent is False
+    if target != "eager.example:443":  # httpx reads the early bytes as the server's TLS answer
+        assert isinstance(info.value, ProxyError), info.value
+        assert info.value.message.startswith(f"The proxy {raw.host} (from HTTPS_PROXY) ")
 
 
 def test_a_server_silent_during_the_tls_handshake_times_out_unsent(transport):
