@@ -190,16 +190,24 @@ class DeviceAuthFailed(AuthError):
 
 
 class TransportError(AuthError):
-    """The request never got an HTTP answer: DNS, connect, TLS, timeout, or an oversized body."""
+    """The request never got an HTTP answer: DNS, connect, TLS, timeout, or an oversized body.
+
+    Attributes:
+        host: ``host[:port]`` of the server (never a user or password).
+        sent: ``False`` only when the request surely did not reach the server (DNS failure, connection refused,
+            TLS failure, a proxy that would not connect, a reset before the request was fully written): only
+            then may a refresh be retried without replaying a refresh token the server may have rotated.
+    """
 
     code = "NETWORK_ERROR"
 
-    def __init__(self, host: str, detail: str) -> None:
+    def __init__(self, host: str, detail: str, sent: bool = True) -> None:
         super().__init__(
             f"Could not reach {host}: {detail}",
             "Check your network connection and HEYGEN_API_URL / HYPERFRAMES_OAUTH_* settings.",
         )
         self.host = host
+        self.sent = sent
 
 
 class ConfigError(AuthError):
@@ -479,3 +487,82 @@ class UnknownAccount(AuthError):
         names = ", ".join(accounts) if accounts else "none"
         super().__init__(message, f"Accounts signed in here: {names}. Pick one with --user.")
         self.accounts = accounts
+
+
+def _transport(error: TransportError, host: str, sent: bool, message: str, hint: str) -> None:
+    AuthError.__init__(error, message, hint)
+    error.host = host
+    error.sent = sent
+
+
+class RequestTimedOut(TransportError):
+    """The request's one deadline (connect, TLS, headers and body, redirects included) passed.
+
+    Attributes:
+        seconds: the deadline it had (``HttpRequest.timeout``).
+    """
+
+    code = "TIMEOUT"
+
+    def __init__(self, host: str, seconds: float, sent: bool = True) -> None:
+        _transport(
+            self,
+            host,
+            sent,
+            f"{host} was too slow to answer (gave up after {seconds:g} s)",
+            "Try again; if it keeps happening, check your network connection and proxy settings (HTTPS_PROXY, NO_PROXY).",
+        )
+        self.seconds = seconds
+
+
+class ResponseTruncated(TransportError):
+    """The connection closed before the whole body arrived (short of its Content-Length, or a chunk missing)."""
+
+    code = "TRUNCATED_RESPONSE"
+
+    def __init__(self, host: str) -> None:
+        _transport(
+            self,
+            host,
+            True,
+            f"The answer from {host} was cut short (the connection closed before the whole body arrived)",
+            "Try again; if it keeps happening, a proxy or the network may be cutting connections.",
+        )
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate could not be verified against the trusted roots (the system's store, plus
+    ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``), or those files could not be loaded. Nothing was sent."""
+
+    code = "TLS_CERTIFICATE"
+
+    def __init__(self, host: str, reason: str | None = None) -> None:
+        _transport(
+            self,
+            host,
+            False,
+            _with_detail(f"Could not verify the TLS certificate of {host}", reason),
+            "If a proxy inspects TLS, set SSL_CERT_FILE to its CA bundle (a PEM file).",
+        )
+
+
+class ProxyError(TransportError):
+    """The proxy named by ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` could not be used: unreachable, refused
+    the tunnel, or not a proxy URL we support. Nothing reached the server.
+
+    Attributes:
+        host: the proxy's ``host:port`` (never its user or password).
+        variable: the environment variable that named the proxy.
+    """
+
+    code = "PROXY_ERROR"
+
+    def __init__(self, proxy: str, variable: str, detail: str) -> None:
+        _transport(
+            self,
+            proxy,
+            False,
+            f"The proxy {proxy} (from {variable}) {detail}" if proxy else f"The proxy in {variable} {detail}",
+            f"Check {variable} (its host, port, user and password) and NO_PROXY, or unset it to connect directly.",
+        )
+        self.variable = variable

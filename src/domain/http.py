@@ -28,8 +28,9 @@ class HttpRequest:
         method, url: what to send where (the URL never carries a secret in its query).
         headers: header names in lower case.
         body: the encoded body, or ``None``.
-        timeout: the whole request's deadline in seconds: connect, TLS, sending, headers and body together,
-            redirects included.
+        timeout: the one deadline of a ``send``, in seconds: connect, proxy tunnel, TLS handshake, headers and
+            body, and every redirect followed, all together (a server sending a byte at a time cannot stretch
+            it); past it the transport raises ``RequestTimedOut``.
         follow_redirects: ``False`` for token, revocation and device endpoints (a 307 would replay a refresh
             token, RFC 9700 §4.12); resource requests may follow redirects, credentials only to the same origin.
         max_bytes: the largest body the transport may read before giving up.

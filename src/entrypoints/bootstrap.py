@@ -83,18 +83,18 @@ def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bo
     return plain
 
 
-def make_transport(settings: Settings) -> HttpTransport:
-    """``stdlib`` (fast to import; the CLI) or ``httpx`` (the library's default)."""
+def make_transport(settings: Settings, env: Mapping[str, str] | None = None) -> HttpTransport:
+    """``stdlib`` (fast to import; the CLI) or ``httpx`` (the library's default); ``env`` names proxies and CAs."""
     from ..adapters.http_policy import stderr_trace
 
     trace = stderr_trace if settings.verbose else None
     if settings.transport == "httpx":
         from ..adapters.http_httpx import HttpxTransport
 
-        return HttpxTransport(trace=trace)
+        return HttpxTransport(trace=trace, env=env)
     from ..adapters.http_stdlib import StdlibTransport
 
-    return StdlibTransport(trace=trace)
+    return StdlibTransport(trace=trace, env=env)
 
 
 def _system_clock() -> Clock:
@@ -151,7 +151,7 @@ def build(settings: Settings, env: Mapping[str, str] | None = None, adapters: Ad
     given = adapters or Adapters()
     ports = Ports(
         clock=given.clock or _system_clock(),
-        http=given.http or make_transport(settings),
+        http=given.http or make_transport(settings, env),
         browser=given.browser or _system_browser(not settings.no_browser),
         listen=given.listen or _loopback_listener,
         store=given.store or make_store(settings, env, given.passphrase_prompt),

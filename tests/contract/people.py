@@ -88,3 +88,12 @@ def expire_stored_token(home: Path) -> None:
     assert expiry is not None
     stored["oauth"]["expires_at"] = format_instant(expiry.replace(year=2000))
     path.write_text(json.dumps(stored))
+
+
+def forget_environment(home: Path) -> None:
+    """Make the stored sign-in look written before accounts existed (no environment recorded): the next command
+    labels it with the environment it is used with (here: the same server reached another way)."""
+    path = home / "config" / "credentials"
+    stored = json.loads(path.read_text())
+    stored.pop("hyperframes_auth", None)
+    path.write_text(json.dumps(stored))

@@ -1,11 +1,19 @@
 """The HttpTransport contract on both real transports (httpx and http.client) against a local HTTP server,
-plus the in-memory server the unit tests use. Checklist items 44, 49, 80, 88, 89, 91."""
+plus the in-memory server the unit tests use.
+
+``RawServer`` is hand-written for what ``http.server`` will not do: drip an answer one byte per half second,
+cut a body short, close or reset a connection at a chosen moment. Every connection it serves ends by itself.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import struct
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,11 +22,23 @@ import pytest
 from hyperframes_auth.adapters.http_httpx import HttpxTransport
 from hyperframes_auth.adapters.http_stdlib import StdlibTransport
 from hyperframes_auth.domain.api import check_answer as check_userinfo
-from hyperframes_auth.domain.errors import ApiError, TransportError
+from hyperframes_auth.domain.errors import (
+    ApiError,
+    ProxyError,
+    RequestTimedOut,
+    ResponseTruncated,
+    TransportError,
+)
 from hyperframes_auth.domain.http import HttpRequest, form_post
 from tests.fakes import FakeAuthServer, FakeClock
 
+from .tls import read_head
+
 SECRET = "sentinel-secret-value-123"
+HOSTILE_LOCATIONS = {  # raw bytes a server may put in a Location header
+    "/escape-redirect": b"/echo\x1b]0;owned\x07?token=leak",  # an OSC sequence (h11 refuses it outright)
+    "/bidi-redirect": b"/echo\xe2\x80\xae?token=leak",  # U+202E RIGHT-TO-LEFT OVERRIDE in UTF-8
+}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -58,6 +78,14 @@ class Handler(BaseHTTPRequestHandler):
         elif parts.path == "/slow":
             self.server.release.wait(5)
             self._reply(200, b"{}")
+        elif parts.path == "/pause-redirect":
+            self.server.release.wait(0.3)  # a slow hop; the test's deadline covers about three of them
+            self._reply(302, headers={"Location": "/pause-redirect"})
+        elif parts.path in HOSTILE_LOCATIONS:
+            self.send_response(302)
+            self.send_header("Content-Length", "0")
+            self._headers_buffer.append(b"Location: " + HOSTILE_LOCATIONS[parts.path] + b"\r\n")  # type: ignore[attr-defined]
+            self.end_headers()
         elif parts.path == "/html":
             self._reply(200, b"<html><body>proxy login</body></html>", {"Content-Type": "text/html; charset=utf-8"})
         else:
@@ -162,7 +190,7 @@ def test_bodies_are_capped(server, transport):
 
 
 def test_a_silent_server_times_out(server, transport):
-    with pytest.raises(TransportError, match="timed out") as info:
+    with pytest.raises(RequestTimedOut, match="was too slow to answer") as info:
         transport.send(get(f"{server.base}/slow", timeout=0.3))
     assert info.value.host == server.base.removeprefix("http://")
 
@@ -195,3 +223,256 @@ def test_the_in_memory_server_speaks_the_same_values():
     assert response.status == 400
     assert json.loads(response.body)["error"] == "invalid_grant"
     assert response.headers["content-type"] == "application/json"
+
+
+# ---------------------------------------------------------------------------------------------- hostile servers
+
+DRIP_INTERVAL = 0.5
+DRIP_BYTES = 60  # a drip lasts 30 s unless the client gives up
+HEADERS_OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+
+Behaviour = Callable[["RawServer", socket.socket], None]
+BAD_PROXY_REPLIES = {
+    "mute.example:443": b"",  # closes without answering the CONNECT
+    "ssh.example:443": b"SSH-2.0-OpenSSH_9.6\r\n\r\n",  # not HTTP at all
+    "eager.example:443": b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03garbage",  # speaks before our TLS hello
+}
+
+
+class RawServer:
+    """A hand-written HTTP/1.1 server: ``behaviour(server, connection)`` decides what each connection gets.
+
+    Bounded: at most 32 connections, each with 10 s socket timeouts; a drip stops when the client goes away
+    or the server is closed.
+    """
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        self.behaviour = behaviour
+        self.stopping = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
+        self.threads: list[threading.Thread] = []
+        self.accepting = threading.Thread(target=self._accept, daemon=True)
+        self.accepting.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.listener.getsockname()[1]}"
+
+    @property
+    def base(self) -> str:
+        return f"http://{self.host}"
+
+    def _accept(self) -> None:
+        for _ in range(32):
+            while not self.stopping.is_set():
+                try:
+                    conn, _ = self.listener.accept()
+                    break
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+            else:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            self.threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(10)
+            with contextlib.suppress(OSError):  # the client went away: what most of these tests make it do
+                self.behaviour(self, conn)
+
+    def drip(self, conn: socket.socket, prefix: bytes, payload: bytes) -> None:
+        conn.sendall(prefix)
+        for byte in payload:
+            if self.stopping.wait(DRIP_INTERVAL):
+                return
+            conn.sendall(bytes([byte]))
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.listener.close()
+        self.accepting.join(5)
+        for thread in self.threads:
+            thread.join(5)
+
+
+def read_request(conn: socket.socket) -> str:
+    """Read one whole request (head and Content-Length body); return its path."""
+    head, rest = read_head(conn)
+    length = 0
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return head.split(b" ", 2)[1].decode()
+
+
+def by_path(server: RawServer, conn: socket.socket) -> None:
+    path = read_request(conn)
+    if path == "/drip-headers":
+        server.drip(conn, HEADERS_OK, b"X-Slow: " + b"a" * DRIP_BYTES)
+    elif path == "/drip-body":
+        server.drip(conn, HEADERS_OK + b"Content-Length: %d\r\n\r\n" % DRIP_BYTES, b"b" * DRIP_BYTES)
+    elif path == "/cut-length":
+        conn.sendall(HEADERS_OK + b"Content-Length: 100\r\n\r\n" + b"c" * 10)
+    elif path == "/cut-chunked":
+        conn.sendall(HEADERS_OK + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    elif path == "/chunked":
+        conn.sendall(HEADERS_OK + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    elif path in BAD_PROXY_REPLIES:  # a CONNECT: this server plays a proxy that misbehaves
+        conn.sendall(BAD_PROXY_REPLIES[path])
+    elif path.endswith(":443"):  # a CONNECT: this server plays a proxy that drips its reply
+        server.drip(conn, b"", b"HTTP/1.1 200 Connection established\r\nX-Slow: " + b"a" * DRIP_BYTES)
+    elif path == "/reset-after-reading":
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close() sends a RST
+    # "/close-after-reading" and anything else: close without an answer
+
+
+def close_before_reading(server: RawServer, conn: socket.socket) -> None:
+    """Read nothing: closing with the request unread makes the kernel answer it with a reset."""
+
+
+def silent(server: RawServer, conn: socket.socket) -> None:
+    """Accept, then say nothing (not even the TLS server hello) until the test ends."""
+    server.stopping.wait(30)
+
+
+@pytest.fixture
+def raw() -> Iterator[RawServer]:
+    srv = RawServer(by_path)
+    yield srv
+    srv.close()
+
+
+def test_a_server_dripping_its_headers_cannot_outlast_the_deadline(raw, transport):
+    started = time.monotonic()
+    with pytest.raises(RequestTimedOut) as info:
+        transport.send(get(f"{raw.base}/drip-headers", timeout=2.0))
+    assert time.monotonic() - started < 15, "safety bound only: the drip would have lasted 30 s"
+    assert info.value.message == f"{raw.host} was too slow to answer (gave up after 2 s)"
+    assert info.value.code == "TIMEOUT"
+    assert info.value.sent is True
+    assert "proxy" in (info.value.hint or "")
+
+
+def test_a_server_dripping_its_body_cannot_outlast_the_deadline(raw, transport):
+    started = time.monotonic()
+    with pytest.raises(RequestTimedOut):
+        transport.send(get(f"{raw.base}/drip-body", timeout=2.0))
+    assert time.monotonic() - started < 15, "safety bound only: the drip would have lasted 30 s"
+
+
+def test_a_proxy_dripping_its_connect_reply_cannot_outlast_the_deadline(raw, transport):
+    impl = type(transport)(env={"HTTPS_PROXY": raw.base})
+    started = time.monotonic()
+    try:
+        with pytest.raises(RequestTimedOut) as info:
+            impl.send(form_post("https://api.example/v1/oauth/token", {"refresh_token": SECRET}, timeout=2.0))
+    finally:
+        getattr(impl, "close", lambda: None)()
+    assert time.monotonic() - started < 15, "safety bound only: the drip would have lasted 30 s"
+    assert info.value.sent is False
+    assert info.value.message == "api.example was too slow to answer (gave up after 2 s)"
+
+
+@pytest.mark.parametrize("target", sorted(BAD_PROXY_REPLIES))
+def test_a_proxy_that_will_not_tunnel_is_blamed_and_nothing_was_sent(raw, transport, target):
+    impl = type(transport)(env={"HTTPS_PROXY": raw.base})
+    try:
+        with pytest.raises(TransportError) as info:
+            impl.send(form_post(f"https://{target.removesuffix(':443')}/v1/oauth/token", {"refresh_token": SECRET}))
+    finally:
+        getattr(impl, "close", lambda: None)()
+    assert info.value.sent is False
+    if target != "eager.example:443":  # httpx reads the early bytes as the server's TLS answer
+        assert isinstance(info.value, ProxyError), info.value
+        assert info.value.message.startswith(f"The proxy {raw.host} (from HTTPS_PROXY) ")
+
+
+def test_a_server_silent_during_the_tls_handshake_times_out_unsent(transport):
+    srv = RawServer(silent)
+    try:
+        with pytest.raises(RequestTimedOut) as info:
+            transport.send(form_post(f"https://{srv.host}/v1/oauth/token", {"refresh_token": SECRET}, timeout=1.0))
+    finally:
+        srv.close()
+    assert info.value.sent is False
+
+
+def test_one_deadline_covers_every_redirect(server, transport):
+    server.seen.clear()
+    with pytest.raises(RequestTimedOut) as info:
+        transport.send(get(f"{server.base}/pause-redirect", timeout=1.0))
+    assert info.value.sent is True
+    assert len(server.seen) < 5  # each hop takes 0.3 s: the 1 s deadline ends the chain, not the redirect cap
+
+
+def test_a_refused_connection_was_not_sent(transport):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))  # bound, never listening: connecting to it is refused
+        port = unused.getsockname()[1]
+        with pytest.raises(TransportError) as info:
+            transport.send(form_post(f"http://127.0.0.1:{port}/v1/oauth/token", {"refresh_token": SECRET}))
+    assert info.value.sent is False
+    assert not isinstance(info.value, RequestTimedOut)
+
+
+def test_a_server_that_closes_before_reading_was_not_sent(transport):
+    srv = RawServer(close_before_reading)
+    try:
+        body = b"x" * (32 * 1024 * 1024)  # more than loopback buffers hold: the write cannot complete
+        request = HttpRequest("POST", f"{srv.base}/v1/oauth/token", {"content-type": "text/plain"}, body, 10.0)
+        with pytest.raises(TransportError) as info:
+            transport.send(request)
+    finally:
+        srv.close()
+    assert info.value.sent is False
+
+
+@pytest.mark.parametrize("path", ["/reset-after-reading", "/close-after-reading"])
+def test_a_server_that_read_the_request_may_have_acted_on_it(raw, transport, path):
+    with pytest.raises(TransportError) as info:
+        transport.send(form_post(f"{raw.base}{path}", {"refresh_token": SECRET}))
+    assert info.value.sent is True
+    assert not isinstance(info.value, ResponseTruncated)
+    assert SECRET not in repr(info.value)
+
+
+@pytest.mark.parametrize("path", ["/cut-length", "/cut-chunked"])
+def test_a_body_cut_short_says_so(raw, transport, path):
+    with pytest.raises(ResponseTruncated) as info:
+        transport.send(get(f"{raw.base}{path}"))
+    assert (
+        info.value.message
+        == f"The answer from {raw.host} was cut short (the connection closed before the whole body arrived)"
+    )
+    assert info.value.sent is True
+
+
+def test_a_whole_chunked_body_arrives(raw, transport):
+    assert transport.send(get(f"{raw.base}/chunked")).body == b"hello world"
+
+
+@pytest.mark.parametrize("path", sorted(HOSTILE_LOCATIONS))
+def test_the_trace_escapes_what_the_server_chose_and_shows_no_query(server, path):
+    for kind in ("httpx", "stdlib"):
+        lines: list[str] = []
+        impl = HttpxTransport(trace=lines.append, env={}) if kind == "httpx" else StdlibTransport(lines.append, {})
+        with pytest.raises(TransportError):
+            impl.send(get(f"{server.base}{path}?token={SECRET}"))
+        text = "\n".join(lines)
+        assert lines[0].startswith(f"[http] GET {server.base}{path} -> "), (kind, lines)
+        if len(lines) > 1:  # the redirect was read: its target is refused, and shown escaped
+            assert lines[1].startswith(f"[http] GET {server.base}/echo\\"), (kind, lines)
+            assert lines[1].endswith("-> refused (0 ms)"), (kind, lines)
+        for unsafe in ("\x1b", "\x07", "\u202e", "\x80", SECRET, "token=", "leak"):
+            assert unsafe not in text, (kind, unsafe, lines)
