@@ -170,7 +170,8 @@ class Settings:
         Raises:
             ConfigError: an endpoint, the config directory or the store kind is unacceptable.
         """
-        store = (env.get("HYPERFRAMES_CREDENTIALS_STORE") or "file").lower()
+        directory = config_dir(env, home)
+        store = (env.get("HYPERFRAMES_CREDENTIALS_STORE") or remembered_store(directory)).lower()
         if store not in STORE_KINDS:
             raise ConfigError(f"HYPERFRAMES_CREDENTIALS_STORE must be one of {', '.join(STORE_KINDS)}")
         return cls(
@@ -182,7 +183,7 @@ class Settings:
             client_id=env.get("HYPERFRAMES_OAUTH_CLIENT_ID") or DEFAULT_CLIENT_ID,
             scope=env.get("HYPERFRAMES_OAUTH_SCOPE") or DEFAULT_SCOPE,
             issuer=env.get("HYPERFRAMES_OAUTH_ISSUER") or None,
-            config_dir=config_dir(env, home),
+            config_dir=directory,
             store=store,
             verbose=env.get("HYPERFRAMES_VERBOSE", "") not in ("", "0"),
             no_browser=env.get("BROWSER") == "none" or env.get("HF_NO_BROWSER") == "1",
@@ -212,6 +213,12 @@ class Settings:
     @property
     def userinfo_url(self) -> str:
         return f"{self.api_url}/v3/users/me"
+
+
+def remembered_store(directory: str) -> str:
+    """The store chosen before: once someone signed in with the encrypted store (``credentials.enc`` exists), later
+    commands use it without being told again."""
+    return "encrypted" if os.path.exists(os.path.join(directory, "credentials.enc")) else "file"
 
 
 def _home(env: Mapping[str, str], home: str | None) -> str:

@@ -87,3 +87,11 @@ def test_store_kind_and_remote_detection():
 def test_any_url_is_accepted_or_refused_with_our_error(url):
     with contextlib.suppress(ConfigError):
         check_endpoint("X", url)
+
+
+def test_the_encrypted_store_is_remembered_once_chosen(tmp_path):
+    env = {"HEYGEN_CONFIG_DIR": str(tmp_path)}
+    assert Settings.from_env(env).store == "file"
+    (tmp_path / "credentials.enc").write_bytes(b"x")
+    assert Settings.from_env(env).store == "encrypted"
+    assert Settings.from_env({**env, "HYPERFRAMES_CREDENTIALS_STORE": "file"}).store == "file"  # an explicit choice wins
