@@ -25,10 +25,14 @@ from hyperframes_auth.domain.client import ClientConfig
 from hyperframes_auth.domain.credentials import CredentialsDocument
 from hyperframes_auth.domain.errors import InvalidStore, StoreLocked, TransportError
 from hyperframes_auth.domain.http import HttpRequest, HttpResponse
-from hyperframes_auth.domain.ports import CallbackJudge, Ports
+from hyperframes_auth.domain.ports import Ports
 from hyperframes_auth.domain.service import AuthService
 from hyperframes_auth.entrypoints.bootstrap import Adapters
 from hyperframes_auth.entrypoints.settings import Settings
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from hyperframes_auth.domain.ports import CallbackJudge
 
 AUTH = "https://auth.test"
 API = "https://api.test"

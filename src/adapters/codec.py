@@ -24,13 +24,16 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ..domain.api import UserInfo
 from ..domain.checks import is_access_token, is_refresh_token
 from ..domain.credentials import Account, CredentialsDocument, Environment, Label, OAuthTokens, UserProfile
 from ..domain.errors import InvalidStore
 from ..domain.redact import has_control_chars
 
 T = TypeVar("T")
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..domain.api import UserInfo
 
 _converter = cattrs.Converter(detailed_validation=False, forbid_extra_keys=False)
 
@@ -287,11 +290,11 @@ def write_document(doc: CredentialsDocument) -> str:
 
 # ---------------------------------------------------------------------------------------------- API answers
 
-_converter.register_structure_hook(UserInfo, make_dict_structure_fn(UserInfo, _converter))
-
 
 def read_user_info(payload: object) -> UserInfo:
     """The profile in a ``/v3/users/me`` payload, wrapped in ``data`` or not; fields of the wrong type are dropped."""
+    from ..domain.api import UserInfo  # here, not at the top: reading the credentials file must not pay for it
+
     if not isinstance(payload, dict):
         return UserInfo()
     data = payload.get("data")

@@ -46,8 +46,11 @@ from urllib.parse import urlsplit
 
 from ..domain.callback import Verdict, parse_query
 from ..domain.errors import AuthError
-from ..domain.ports import CallbackJudge
 from .threads import start_daemon
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..domain.ports import CallbackJudge
 
 CALLBACK_PATH = "/oauth/callback"
 DONE_PATH = "/oauth/done"

@@ -8,19 +8,22 @@ run on both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime
 from typing import Protocol
 
 import attrs
 
-from .api import UserInfo
-from .callback import Verdict
-from .credentials import CredentialsDocument
-from .flow import DeviceAuthorization, Remark
-from .http import HttpRequest, HttpResponse
-from .pkce import Entropy
+TYPE_CHECKING = False  # the names below are only annotations here: `auth token` must not pay for importing them
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from datetime import datetime
+
+    from .api import UserInfo
+    from .callback import Verdict
+    from .credentials import CredentialsDocument
+    from .flow import DeviceAuthorization, Remark
+    from .http import HttpRequest, HttpResponse
+    from .pkce import Entropy
 
 
 class Clock(Protocol):
@@ -40,13 +43,6 @@ class HttpTransport(Protocol):
     """
 
     def send(self, request: HttpRequest) -> HttpResponse: ...
-
-
-Browser = Callable[[str], bool]
-"""Port: open a URL in the person's browser; ``False`` when no browser could be opened."""
-
-CallbackJudge = Callable[[Mapping[str, list[str]]], Verdict]
-"""Decides what one callback query means (see ``callback.judge``)."""
 
 
 class CallbackListener(Protocol):
@@ -69,10 +65,6 @@ class CallbackListener(Protocol):
         """Tell the browser how the sign-in ended (the page after the redirect shows it)."""
 
     def close(self) -> None: ...
-
-
-ListenerFactory = Callable[[], CallbackListener]
-"""Port: open a listener (bind a port) when a browser sign-in starts, never before."""
 
 
 class PendingWrite(Protocol):
@@ -124,13 +116,6 @@ class Guard(Protocol):
         """Deliver any interruption held back, now."""
 
 
-Shield = Callable[[], AbstractContextManager[Guard]]
-"""Port: a guard for one operation; leaving its context disarms it."""
-
-ReadUser = Callable[[object], UserInfo]
-"""Port: read a ``/v3/users/me`` JSON payload into a profile (the lenient rules live at the JSON edge)."""
-
-
 # ---------------------------------------------------------------------------------------------- notices
 
 
@@ -168,10 +153,6 @@ class DeviceCodeIssued:
     device: DeviceAuthorization
 
 
-Notice = BrowserOpening | BrowserUnavailable | WaitingForCallback | CallbackIgnored | DeviceCodeIssued | Remark
-Notify = Callable[[Notice], None]
-
-
 def _ignore(_notice: Notice) -> None:
     """A ``Notify`` for callers that show nothing."""
 
@@ -201,3 +182,25 @@ class Ports:
     read_user: ReadUser
     notify: Notify = _ignore
     shield: Shield = _no_shield
+
+
+# ---------------------------------------------------------------------------------------------- single-call ports
+
+if TYPE_CHECKING:  # aliases for annotations; nothing at run time needs them
+    Browser = Callable[[str], bool]
+    """Port: open a URL in the person's browser; ``False`` when no browser could be opened."""
+
+    CallbackJudge = Callable[[Mapping[str, list[str]]], Verdict]
+    """Decides what one callback query means (see ``callback.judge``)."""
+
+    ListenerFactory = Callable[[], CallbackListener]
+    """Port: open a listener (bind a port) when a browser sign-in starts, never before."""
+
+    Shield = Callable[[], AbstractContextManager[Guard]]
+    """Port: a guard for one operation; leaving its context disarms it."""
+
+    ReadUser = Callable[[object], UserInfo]
+    """Port: read a ``/v3/users/me`` JSON payload into a profile (the lenient rules live at the JSON edge)."""
+
+    Notice = BrowserOpening | BrowserUnavailable | WaitingForCallback | CallbackIgnored | DeviceCodeIssued | Remark
+    Notify = Callable[[Notice], None]

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from . import retry
 from .accounts import (
     UNKNOWN,
     accounts_in,
@@ -39,11 +38,9 @@ from .accounts import (
     switched,
     with_account,
 )
-from .api import UserInfo, check_answer, userinfo_request
 from .checks import check_api_key
 from .client import ClientConfig
 from .credentials import DEFAULT_LEEWAY, Account, CredentialsDocument, Environment, OAuthTokens, refreshed
-from .driver import run
 from .errors import (
     AuthError,
     CorruptStore,
@@ -57,18 +54,6 @@ from .errors import (
     Unauthenticated,
     UnknownAccount,
 )
-from .flow import (
-    Event,
-    Failed,
-    Remark,
-    Revoked,
-    SignedIn,
-    StartBrowserLogin,
-    StartDeviceLogin,
-    StartRefresh,
-    StartRevoke,
-)
-from .messages import parse_retry_after, start_auth_code_flow
 from .resolve import ApiKeyCredential, Credential, OAuthCredential, env_credential, resolve
 
 TYPE_CHECKING = False
@@ -76,8 +61,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
 
+    from .api import UserInfo
+    from .flow import Event
     from .http import HttpResponse
     from .ports import CallbackListener, Guard, PendingWrite, Ports
+
+# The machine (flow, driver, messages) and the HTTP answer rules (api, retry) are imported where a flow runs or a
+# request is sent: `hyperframes auth token` with a fresh token needs neither, and its cold start is a measured goal.
 
 
 @attrs.frozen
@@ -101,6 +91,8 @@ class LogoutResult:
 
 
 def _tokens_of(state: object) -> OAuthTokens:
+    from .flow import Failed, SignedIn
+
     if isinstance(state, SignedIn):
         return state.tokens
     if isinstance(state, Failed):
@@ -148,6 +140,8 @@ class AuthService:
         secrets: tuple[str, ...] = (),
         guard: Guard | None = None,
     ) -> object:
+        from .driver import run
+
         return run(self.config, self.ports, event, listener, secrets, guard)
 
     # ------------------------------------------------------------------------------------------ accounts
@@ -264,6 +258,8 @@ class AuthService:
                 and not held.is_stale(now, self.leeway)
             ):
                 return held
+            from .flow import Failed, StartRefresh
+
             with store.reserve() as pending, self.ports.shield() as guard:
                 guard.arm()
                 state = self._run(
@@ -290,6 +286,10 @@ class AuthService:
         A GET is safe to repeat, so it is sent again (with backoff, within the operation's deadline) when the
         connection failed before sending or the server answered 429, 502, 503 or 504 (``retry.py``).
         """
+        from . import retry
+        from .api import check_answer, userinfo_request
+        from .messages import parse_retry_after
+
         deadline = self._deadline()
         request = userinfo_request(f"{self.api_url}/v3/users/me", credential, self.config.request_timeout)
         attempt = 1
@@ -339,6 +339,8 @@ class AuthService:
         try:
             return store.read()
         except (InvalidStore, CorruptStore):
+            from .flow import Remark
+
             kept = store.quarantine()
             if kept:
                 self.ports.notify(Remark(f"The unreadable credentials file was kept as {kept}."))
@@ -383,6 +385,9 @@ class AuthService:
         interruptions are deferred. The account is then named after the identity ``/v3/users/me`` gives; signing in
         again as the same person replaces that account's tokens.
         """
+        from .flow import StartBrowserLogin
+        from .messages import start_auth_code_flow
+
         listener = self.ports.listen()
         fresh = Account(self.environment, None)
         try:
@@ -406,6 +411,8 @@ class AuthService:
     def login_device(self) -> LoginResult:
         """The device grant (RFC 8628). Tokens are stored only once ``/v3/users/me`` accepts them; tokens it
         refuses are revoked and the sign-in fails."""
+        from .flow import StartDeviceLogin
+
         with self.ports.store.reserve() as pending, self.ports.shield() as guard:
             deadline = self.ports.clock.now() + timedelta(days=1)  # the code's own expiry bounds the polling
             tokens = _tokens_of(self._run(StartDeviceLogin(deadline), guard=guard))
@@ -459,6 +466,8 @@ class AuthService:
     # ------------------------------------------------------------------------------------------ sign out
 
     def _revoke(self, tokens: OAuthTokens) -> tuple[str, ...]:
+        from .flow import Revoked, StartRevoke
+
         pairs: list[tuple[str, str | None]] = []
         if tokens.refresh_token:
             pairs.append((tokens.refresh_token, "refresh_token"))

@@ -14,26 +14,25 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from ..domain.api import UserInfo
-from ..domain.ports import (
-    Browser,
-    CallbackListener,
-    Clock,
-    CredentialStore,
-    HttpTransport,
-    ListenerFactory,
-    Notify,
-    Ports,
-    Shield,
-)
-from ..domain.service import AuthService
 from .settings import Settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from threading import Thread
 
+    from ..domain.api import UserInfo
     from ..domain.pkce import Entropy
+    from ..domain.ports import (
+        Browser,
+        CallbackListener,
+        Clock,
+        CredentialStore,
+        HttpTransport,
+        ListenerFactory,
+        Notify,
+        Shield,
+    )
+    from ..domain.service import AuthService
 
 
 @attrs.frozen(kw_only=True)
@@ -147,6 +146,9 @@ def _log_warning(text: str) -> None:
 
 def build(settings: Settings, env: Mapping[str, str] | None = None, adapters: Adapters | None = None) -> AuthService:
     """Wire an :class:`AuthService` from settings, with real adapters for every port not replaced."""
+    from ..domain.ports import Ports
+    from ..domain.service import AuthService
+
     env = os.environ if env is None else env
     given = adapters or Adapters()
     ports = Ports(

@@ -18,7 +18,7 @@ import pytest
 
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.domain import flow as m
-from hyperframes_auth.domain import service as service_module
+from hyperframes_auth.domain import messages as messages_module
 from hyperframes_auth.domain.driver import run
 from hyperframes_auth.domain.errors import (
     ApiError,
@@ -130,11 +130,11 @@ def test_a_reused_code_is_rejected_with_the_login_again_hint(auth_server: AuthSe
         captured["flow"] = start_auth_code_flow(*args, **kwargs)  # type: ignore[arg-type]
         return captured["flow"]
 
-    service_module.start_auth_code_flow = remember  # type: ignore[assignment]
+    messages_module.start_auth_code_flow = remember  # type: ignore[assignment]
     try:
         auth.login_browser()
     finally:
-        service_module.start_auth_code_flow = start_auth_code_flow
+        messages_module.start_auth_code_flow = start_auth_code_flow
     person.join()
     flow = captured["flow"]
     listener = FakeListener(flow.redirect_uri)
