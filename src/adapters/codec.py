@@ -66,18 +66,35 @@ _converter.register_structure_hook(dict[str, object] | None, _lenient_object)
 
 
 def _with_extra(cls: type[T], name: str, known: tuple[str, ...], **overrides: Any) -> None:
-    """Register hooks that keep unknown keys of ``cls``'s JSON object in its ``extra`` field, and write them back."""
-    structure = make_dict_structure_fn(cls, _converter, extra=override(omit=True), **overrides)
-    unstructure = make_dict_unstructure_fn(cls, _converter, extra=override(omit=True))
+    """Register hooks that keep unknown keys of ``cls``'s JSON object in its ``extra`` field, and write them back.
+
+    cattrs generates the field-by-field functions on first use (and without caching their source in ``linecache``):
+    ``auth token`` reads a document but never writes one, and its cold start is a measured goal.
+    """
+    made: dict[str, Any] = {}
+
+    def structure() -> Any:
+        if "structure" not in made:
+            made["structure"] = make_dict_structure_fn(
+                cls, _converter, _cattrs_use_linecache=False, extra=override(omit=True), **overrides
+            )
+        return made["structure"]
+
+    def unstructure() -> Any:
+        if "unstructure" not in made:
+            made["unstructure"] = make_dict_unstructure_fn(
+                cls, _converter, _cattrs_use_linecache=False, extra=override(omit=True)
+            )
+        return made["unstructure"]
 
     def read(raw: object, _type: object) -> T:
         if not isinstance(raw, dict):
             raise InvalidStore(f"{name} must be a JSON object")
-        value = structure({k: raw.get(k) for k in known}, cls)  # a missing field reads as null
-        return attrs.evolve(value, extra={k: v for k, v in raw.items() if k not in known})  # type: ignore[misc]
+        value = structure()({k: raw.get(k) for k in known}, cls)  # a missing field reads as null
+        return attrs.evolve(value, extra={k: v for k, v in raw.items() if k not in known})  # type: ignore[no-any-return]
 
     def write(value: T) -> dict[str, object]:
-        out = {k: v for k, v in unstructure(value).items() if v not in (None, "")}
+        out = {k: v for k, v in unstructure()(value).items() if v not in (None, "")}
         out.update(value.extra)  # type: ignore[attr-defined]
         return out
 

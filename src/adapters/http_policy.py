@@ -22,7 +22,6 @@ which reads the CA files the environment names. The transports keep only the I/O
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import unquote, urljoin, urlsplit
@@ -44,11 +43,6 @@ PROXY_HEAD_LIMIT = 16 * 1024
 
 Trace = Callable[[str], None]
 Clock = Callable[[], float]
-
-
-def stderr_trace(line: str) -> None:
-    """A ``Trace`` that writes to standard error."""
-    print(line, file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------- URLs

@@ -84,9 +84,7 @@ def make_store(settings: Settings, env: Mapping[str, str], passphrase_prompt: bo
 
 def make_transport(settings: Settings, env: Mapping[str, str] | None = None) -> HttpTransport:
     """``stdlib`` (fast to import; the CLI) or ``httpx`` (the library's default); ``env`` names proxies and CAs."""
-    from ..adapters.http_policy import stderr_trace
-
-    trace = stderr_trace if settings.verbose else None
+    trace = log_http if settings.trace else None
     if settings.transport == "httpx":
         from ..adapters.http_httpx import HttpxTransport
 
@@ -94,6 +92,26 @@ def make_transport(settings: Settings, env: Mapping[str, str] | None = None) -> 
     from ..adapters.http_stdlib import StdlibTransport
 
     return StdlibTransport(trace=trace, env=env)
+
+
+class _OnFirstUse:
+    """A port whose adapter is built the first time it is used: a command that never sends a request (``auth token``
+    with a fresh token) never imports the HTTP stack or the signal handling."""
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self._make = make
+        self._made: object | None = None
+
+    def _target(self) -> object:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._target(), name)
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return self._target()(*args, **kwargs)  # type: ignore[operator]
 
 
 def _system_clock() -> Clock:
@@ -138,10 +156,48 @@ def _signal_shield(warn: Callable[[str], None] | None) -> Shield:
     return SignalShield(warn or _log_warning)
 
 
+LOGGER = "hyperframes_auth"
+
+
+def log_http(line: str) -> None:
+    """One request's trace line (method, URL without its query, status, time: never a header or a body), at DEBUG
+    on the ``hyperframes_auth.http`` logger; ``--verbose`` shows that logger on stderr."""
+    import logging
+
+    logging.getLogger(f"{LOGGER}.http").debug(line)
+
+
+def log_notice(notice: object) -> None:
+    """What a sign-in or sign-out tells a person, for a library with no terminal: INFO on ``hyperframes_auth``
+    (remarks, like a revocation that failed, at WARNING). Server text in them is already neutralised."""
+    import logging
+
+    from ..domain.flow import Remark
+
+    logger = logging.getLogger(LOGGER)
+    if isinstance(notice, Remark):
+        logger.warning(notice.message)
+    else:
+        logger.info("%s", type(notice).__name__)
+
+
+def show_log_on_stderr() -> None:
+    """``--verbose``: the ``hyperframes_auth`` logger, at DEBUG, on stderr (once)."""
+    import logging
+
+    logger = logging.getLogger(LOGGER)
+    if not any(getattr(h, "_hyperframes", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._hyperframes = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
 def _log_warning(text: str) -> None:
     import logging
 
-    logging.getLogger("hyperframes_auth").warning(text)
+    logging.getLogger(LOGGER).warning(text)
 
 
 def build(settings: Settings, env: Mapping[str, str] | None = None, adapters: Adapters | None = None) -> AuthService:
@@ -153,14 +209,14 @@ def build(settings: Settings, env: Mapping[str, str] | None = None, adapters: Ad
     given = adapters or Adapters()
     ports = Ports(
         clock=given.clock or _system_clock(),
-        http=given.http or make_transport(settings, env),
+        http=given.http or _OnFirstUse(lambda: make_transport(settings, env)),  # type: ignore[arg-type]
         browser=given.browser or _system_browser(not settings.no_browser),
         listen=given.listen or _loopback_listener,
         store=given.store or make_store(settings, env, given.passphrase_prompt),
         entropy=given.entropy or _system_entropy,
         read_user=_read_user,
-        notify=given.notify or (lambda _notice: None),
-        shield=given.shield or _signal_shield(given.warn),
+        notify=given.notify or log_notice,
+        shield=given.shield or _OnFirstUse(lambda: _signal_shield(given.warn)),  # type: ignore[arg-type]
     )
     return AuthService(settings.client(), ports, env, settings.api_url, settings.leeway)
 

@@ -94,6 +94,13 @@ class HeyGenAuth:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.settings = settings or Settings.from_env(self.env)
         self.interactive = interactive
+        if interactive and (adapters is None or adapters.notify is None):
+            # A person is there (the caller said so): show them the sign-in as the CLI does, including the
+            # pasted-URL fallback when no browser can be opened.
+            from .terminal import LoginConsole, Terminal
+
+            console = LoginConsole(Terminal(env=self.env), remote=self.settings.remote or self.settings.no_browser)
+            adapters = attrs.evolve(adapters or Adapters(), notify=console)
         self.service: AuthService = build(self.settings, self.env, adapters)
 
     @classmethod
@@ -113,16 +120,35 @@ class HeyGenAuth:
     def _require_interaction(self, what: str) -> None:
         if not self.interactive:
             raise InteractionRequired(f"{what} needs a person at a browser")
+        from .terminal import truthy
 
-    def login_browser(self) -> LoginResult:
-        """Browser sign-in (authorization code + PKCE, loopback redirect). Needs ``interactive=True``."""
+        if truthy(self.env.get("CI")):
+            raise InteractionRequired(message=f"CI is set: no one is here to finish the sign-in ({what.lower()})")
+
+    def login_browser(self, scopes: str | None = None) -> LoginResult:
+        """Browser sign-in (authorization code + PKCE, loopback redirect). Needs ``interactive=True``.
+
+        Args:
+            scopes: the scopes to ask for, space-separated (``settings.scope`` by default).
+        """
         self._require_interaction("Signing in")
-        return self.service.login_browser()
+        return self._with_scope(scopes).login_browser()
 
-    def login_device(self) -> LoginResult:
+    def login_device(self, scopes: str | None = None) -> LoginResult:
         """Device-code sign-in (RFC 8628) for headless machines. Needs ``interactive=True``."""
         self._require_interaction("Signing in with a device code")
-        return self.service.login_device()
+        return self._with_scope(scopes).login_device()
+
+    def _with_scope(self, scopes: str | None) -> AuthService:
+        if not scopes:
+            return self.service
+        from ..domain.errors import ConfigError
+        from ..domain.redact import has_control_chars
+
+        if has_control_chars(scopes) or not scopes.strip():
+            raise ConfigError("Scopes must be space-separated names without control characters")
+        self.service.config = attrs.evolve(self.service.config, scope=" ".join(scopes.split()))
+        return self.service
 
     def login_api_key(self, key: str) -> LoginResult:
         """Store a long-lived API key after ``/v3/users/me`` accepts it (rolled back if it is refused)."""

@@ -117,7 +117,8 @@ class Settings:
         client_id, scope, issuer: the OAuth client, the scopes to ask for, the expected RFC 9207 issuer.
         config_dir: the directory of the credentials file.
         store: ``file`` (the plain file shared with the TypeScript CLI) or ``encrypted``.
-        verbose: print the redacted HTTP trace to stderr.
+        verbose: show the ``hyperframes_auth`` logger (the redacted HTTP trace among it) on stderr (the CLI).
+        trace: log each request on ``hyperframes_auth.http`` at DEBUG (method, URL without query, status, time).
         no_browser: never try to open a browser (``BROWSER=none``, ``HF_NO_BROWSER=1``).
         remote: the terminal is remote (SSH): offer the pasted-URL path rather than a browser.
         leeway: refresh this many seconds before the access token expires.
@@ -151,6 +152,7 @@ class Settings:
     config_dir: str = attrs.field(factory=lambda: config_dir(os.environ), validator=_text)
     store: StoreKind = attrs.field(default="file", validator=_one_of(*STORE_KINDS))
     verbose: bool = False
+    trace: bool = True
     no_browser: bool = False
     remote: bool = False
     leeway: float = attrs.field(default=DEFAULT_LEEWAY, validator=_seconds)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import time
 
 from ..domain.errors import AuthError
 from ..domain.redact import neutralize
@@ -69,7 +67,7 @@ class Terminal:
         self.env = os.environ if env is None else env
         self.adapters = adapters
         self._live: str | None = None
-        self._lock = threading.Lock()
+        self._lock = _Lock()
 
     # The process's streams are looked up when used, so a terminal made early still writes where ``sys`` points.
     @property
@@ -158,12 +156,33 @@ class Terminal:
         return answer.strip().lower() in ("y", "yes")
 
 
+class _Lock:
+    """A lock made on first use: most commands never write from two threads, and never import ``threading``."""
+
+    def __init__(self) -> None:
+        self._lock: object | None = None
+
+    def __enter__(self) -> None:
+        if self._lock is None:
+            import threading
+
+            self._lock = threading.Lock()
+        self._lock.__enter__()  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.__exit__(*exc)  # type: ignore[union-attr]
+
+
 class Countdown:
     """One live line with the time left, redrawn every second on a terminal until stopped."""
 
     def __init__(self, terminal: Terminal, label: str, seconds: float) -> None:
+        import threading
+        import time
+
         self._terminal = terminal
         self._label = label
+        self._clock = time.monotonic
         self._until = time.monotonic() + seconds
         self._stop = threading.Event()
 
@@ -176,7 +195,7 @@ class Countdown:
 
     def _tick(self) -> None:
         while not self._stop.is_set():
-            left = max(0, int(self._until - time.monotonic()))
+            left = max(0, int(self._until - self._clock()))
             self._terminal.live(f"{self._label} ({left // 60}:{left % 60:02d} left)")
             self._stop.wait(1.0)
 

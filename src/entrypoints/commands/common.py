@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 def settings_of(terminal: Terminal, verbose: bool = False) -> Settings:
     """The settings the environment describes, for the CLI (``--verbose`` turns the trace on too)."""
     settings = Settings.from_env(terminal.env)
-    return attrs.evolve(settings, verbose=settings.verbose or verbose, transport="stdlib")
+    verbose = settings.verbose or verbose
+    if verbose:
+        from ..bootstrap import show_log_on_stderr
+
+        show_log_on_stderr()
+    # The CLI logs requests only when asked: a program that embeds the library configures logging itself.
+    return attrs.evolve(settings, verbose=verbose, trace=verbose, transport="stdlib")
 
 
 def make_auth(

@@ -50,11 +50,11 @@ def login_browser(
         _refuse_in_ci(terminal, "browser")
         settings = settings_of(terminal, verbose)
         remote = no_browser or settings.remote or settings.no_browser
-        settings = attrs.evolve(settings, no_browser=remote, scope=scopes or settings.scope)
+        settings = attrs.evolve(settings, no_browser=remote)
         console.append(LoginConsole(terminal, remote=remote))
         auth = make_auth(terminal, settings, interactive=True, notify=console[0])
         try:
-            result = auth.login_browser()
+            result = auth.login_browser(scopes)
         finally:
             console[0].finished()
         _report(terminal, result)
@@ -72,14 +72,13 @@ def login_device(terminal: Terminal, verbose: bool = False, scopes: str | None =
     def act() -> int:
         _refuse_in_ci(terminal, "device-code")
         settings = settings_of(terminal, verbose)
-        settings = attrs.evolve(settings, scope=scopes or settings.scope)
         can_open = not (settings.remote or settings.no_browser)
         console = LoginConsole(terminal, remote=not can_open)
         auth = make_auth(terminal, settings, interactive=True, notify=console)
         if can_open:
             console.offer_browser = auth.service.ports.browser
         try:
-            result = auth.login_device()
+            result = auth.login_device(scopes)
         finally:
             console.finished()
         _report(terminal, result)
