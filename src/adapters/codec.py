@@ -263,7 +263,8 @@ def _slot_tree(api_key: str | None, oauth: OAuthTokens | None, user: UserProfile
 
 
 def _account_tree(account: Account) -> dict[str, object]:
-    assert account.environment is not None  # only the top-level slot may be unlabelled
+    if account.environment is None:  # only the top-level slot may be unlabelled; accounts.py never stores one
+        raise InvalidStore("an account without an environment cannot be stored")
     out: dict[str, object] = {"environment": _environment_tree(account.environment)}
     if account.identity:
         out["identity"] = account.identity

@@ -172,7 +172,7 @@ class _Exchange:
         sock = _connect((proxy.host, proxy.port) if proxy else (hostname, port), self.deadline, self.sockets)
         if proxy is not None and https:
             self.phase = "tunnel"
-            self._tunnel(_DeadlineSocket(sock, self.deadline), tunnel_target(request.url))
+            _tunnel(_DeadlineSocket(sock, self.deadline), tunnel_target(request.url), proxy)
         if https:
             self.phase = "tls"
             context = self.context(self.host)
@@ -199,24 +199,6 @@ class _Exchange:
         )
         check_complete(self.host, len(body), expected_length(request.method, raw.status, response_headers))
         return HttpResponse(raw.status, response_headers, body, request.url)
-
-    def _tunnel(self, sock: _DeadlineSocket, target: str) -> None:
-        """Open a CONNECT tunnel to ``target`` and check the proxy's answer (RFC 9110 §9.3.6)."""
-        assert self.proxy is not None
-        sock.sendall(connect_request(target, self.proxy))
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk or len(head) + len(chunk) > PROXY_HEAD_LIMIT:
-                raise ProxyError(self.proxy.display, self.proxy.variable, "did not answer the CONNECT request")
-            head += chunk
-        status = proxy_reply_status(head)
-        if status is None:
-            raise ProxyError(self.proxy.display, self.proxy.variable, "answered the CONNECT request with non-HTTP")
-        if not 200 <= status < 300:
-            raise proxy_refusal(self.proxy, status, target)
-        if not head.endswith(b"\r\n\r\n"):  # the server speaks only after our TLS hello: nothing may follow yet
-            raise ProxyError(self.proxy.display, self.proxy.variable, "sent data before the tunnel was open")
 
 
 if TYPE_CHECKING:
@@ -298,3 +280,21 @@ class _Reader(io.RawIOBase):
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         return self._sock.recv_into(buffer)
+
+
+def _tunnel(sock: _DeadlineSocket, target: str, proxy: Proxy) -> None:
+    """Open a CONNECT tunnel to ``target`` and check the proxy's answer (RFC 9110 §9.3.6)."""
+    sock.sendall(connect_request(target, proxy))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk or len(head) + len(chunk) > PROXY_HEAD_LIMIT:
+            raise ProxyError(proxy.display, proxy.variable, "did not answer the CONNECT request")
+        head += chunk
+    status = proxy_reply_status(head)
+    if status is None:
+        raise ProxyError(proxy.display, proxy.variable, "answered the CONNECT request with non-HTTP")
+    if not 200 <= status < 300:
+        raise proxy_refusal(proxy, status, target)
+    if not head.endswith(b"\r\n\r\n"):  # the server speaks only after our TLS hello: nothing may follow yet
+        raise ProxyError(proxy.display, proxy.variable, "sent data before the tunnel was open")

@@ -198,8 +198,9 @@ def with_account(doc: CredentialsDocument, account: Account) -> CredentialsDocum
     Merging keeps what the new sign-in did not bring: an API-key sign-in keeps the account's OAuth tokens, an
     OAuth sign-in keeps its API key, and unknown fields stay.
     """
-    assert account.environment is not None
     target = account.environment
+    if target is None:
+        raise ValueError("a new account names its environment")
     doc = labelled(doc, target)
     existing = find(doc, target, account.identity) if account.identity is not None else None
     if existing is None and account.identity is None:

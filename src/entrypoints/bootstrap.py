@@ -157,6 +157,7 @@ def _signal_shield(warn: Callable[[str], None] | None) -> Shield:
 
 
 LOGGER = "hyperframes_auth"
+VERBOSE_HANDLER = "hyperframes-verbose"
 
 
 def log_http(line: str) -> None:
@@ -186,10 +187,10 @@ def show_log_on_stderr() -> None:
     import logging
 
     logger = logging.getLogger(LOGGER)
-    if not any(getattr(h, "_hyperframes", False) for h in logger.handlers):
+    if not any(h.get_name() == VERBOSE_HANDLER for h in logger.handlers):
         handler = logging.StreamHandler()
+        handler.set_name(VERBOSE_HANDLER)
         handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._hyperframes = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
 
