@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _common import ROOT, bench_install, clean_env, median_ms
 
-from hyperframes_auth.domain.credentials import format_instant
+from hyperframes_auth.domain.primitives import format_instant
 from tests.contract.conftest import AuthServer
 from tests.contract.people import sign_in
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from _common import RESULTS, bench_install, reference_argv
 
-from hyperframes_auth.domain.credentials import format_instant
+from hyperframes_auth.domain.primitives import format_instant
 from tests.contract.conftest import CLIENT_ID
 from tests.contract.reference_cli import reference_env
 

@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ..domain.client import is_loopback_host
 from ..domain.errors import ProxyError, RequestTimedOut, ResponseTruncated, TransportError
 from ..domain.http import HttpRequest, HttpResponse
+from ..domain.primitives import is_loopback_host
 
 TYPE_CHECKING = False  # keep `typing` and `ssl` off the CLI's import path; type checkers know this name
 if TYPE_CHECKING:

@@ -22,19 +22,9 @@ from urllib.parse import urlsplit
 import attrs
 
 from .credentials import Account, CredentialsDocument, Environment, Label, UserProfile
+from .primitives import origin_of
 
 UNKNOWN = "(unknown user)"
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of a URL, lower-cased, default ports dropped (what credentials are bound to)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    port = f":{parts.port}" if parts.port is not None and parts.port != default else ""
-    return f"{parts.scheme.lower()}://{host}{port}"
 
 
 def environment(api_url: str, token_url: str, client_id: str) -> Environment:

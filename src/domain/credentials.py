@@ -17,19 +17,14 @@ lock. Nothing here touches a file or reads the clock.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import attrs
 
+from .primitives import DEFAULT_LEEWAY, display_name, is_expired, is_stale, parse_instant
+
 OAUTH_FIELDS = ("access_token", "refresh_token", "expires_at", "scope", "token_type")
 USER_FIELDS = ("email", "first_name", "last_name", "username")
-DEFAULT_LEEWAY = 60.0
-"""Seconds before expiry at which an access token counts as stale and is refreshed first."""
-
-# Instants outside this range are treated as already expired: a stored year 1 or year 9999 (or an offset that
-# pushes it past the calendar) is damage, not a promise that the token lasts for ever.
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def _none_if_empty(value: str | None) -> str | None:
@@ -63,36 +58,14 @@ class OAuthTokens:
         """The expiry as an aware UTC datetime; ``None`` when absent or unreadable (no known expiry)."""
         return parse_instant(self.expires_at)
 
-    def lifetime(self) -> float | None:
-        """Seconds between ``obtained_at`` (written by us when the tokens arrived) and the expiry, if both are known."""
-        obtained = parse_instant(_str_or_none(self.extra.get("obtained_at")))
-        expiry = self.expiry()
-        if obtained is None or expiry is None:
-            return None
-        return (expiry - obtained).total_seconds()
-
     def is_stale(self, now: datetime, leeway: float = DEFAULT_LEEWAY) -> bool:
-        """True when the access token expires within the leeway of ``now`` (or already has).
-
-        The leeway never exceeds half the token's lifetime: a server that issues 60-second tokens must not make
-        every use refresh first.
-        """
-        expiry = self.expiry()
-        if expiry is None:
-            return False
-        lifetime = self.lifetime()
-        if lifetime is not None and lifetime > 0:
-            leeway = min(leeway, lifetime / 2)
-        return expiry <= now + timedelta(seconds=leeway)
+        """True when the access token expires within the leeway of ``now`` (or already has); the leeway never
+        exceeds half the token's lifetime, known from ``obtained_at`` (``primitives.is_stale``)."""
+        return is_stale(self.expires_at, self.extra.get("obtained_at"), now, leeway)
 
     def is_expired(self, now: datetime) -> bool:
         """True when the access token has expired (no leeway)."""
-        expiry = self.expiry()
-        return expiry is not None and expiry <= now
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+        return is_expired(self.expires_at, now)
 
 
 @attrs.frozen
@@ -110,8 +83,7 @@ class UserProfile:
 
     def display_name(self) -> str | None:
         """How a person is named in messages: the email, else "first last", else the username."""
-        full = " ".join(p for p in (self.first_name, self.last_name) if p)
-        return self.email or full or self.username or None
+        return display_name(self.email, self.first_name, self.last_name, self.username)
 
 
 @attrs.frozen
@@ -194,34 +166,6 @@ class CredentialsDocument:
     def content(self) -> tuple[object, ...]:
         """What the document holds, ignoring how it was read (for comparisons across a re-read)."""
         return (self.api_key, self.oauth, self.user, self.extra, self.label, self.others, self.active)
-
-
-# ---------------------------------------------------------------------------------------------- instants
-
-
-def parse_instant(text: str | None) -> datetime | None:
-    """Read an ISO-8601 instant as an aware UTC datetime.
-
-    Naive values are taken as UTC. Anything unreadable gives ``None`` (no known expiry). A value at the edges of
-    the calendar, or one whose offset cannot be applied, gives an instant in the past (treated as expired).
-    """
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):
-        return None
-    try:
-        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        return _EARLIEST
-    return value if _EARLIEST <= value < _LATEST else _EARLIEST
-
-
-def format_instant(value: datetime) -> str:
-    """Write an instant the way the TypeScript CLI does: ``2026-05-28T06:00:00.000Z``."""
-    utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 # ---------------------------------------------------------------------------------------------- merge rules

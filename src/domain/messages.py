@@ -29,12 +29,13 @@ from urllib.parse import urlencode, urlsplit
 import attrs
 
 from .checks import is_access_token, is_refresh_token
-from .client import ClientConfig, is_loopback_host
-from .credentials import OAuthTokens, format_instant
+from .client import ClientConfig
+from .credentials import OAuthTokens
 from .errors import DeviceAuthFailed, InvalidTokenResponse
 from .flow import AuthCodeFlow, DeviceAuthorization
 from .http import HttpRequest, HttpResponse, form_post
 from .pkce import METHOD, Entropy, make_state, make_verifier, s256
+from .primitives import format_instant, is_loopback_host
 from .redact import neutralize, scrub_body
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"

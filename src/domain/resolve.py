@@ -17,8 +17,9 @@ from __future__ import annotations
 import attrs
 
 from .checks import api_key_problem, is_access_token
-from .credentials import DEFAULT_LEEWAY, CredentialsDocument, OAuthTokens
+from .credentials import CredentialsDocument, OAuthTokens
 from .errors import InvalidStore, LoginExpired, NotConfigured
+from .primitives import DEFAULT_LEEWAY
 
 TYPE_CHECKING = False  # `typing` costs start-up time on the CLI's hot path; type checkers know this name
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ from .accounts import (
     replaced,
 )
 from .client import ClientConfig
-from .credentials import DEFAULT_LEEWAY, Account, CredentialsDocument, OAuthTokens, refreshed
+from .credentials import Account, CredentialsDocument, OAuthTokens, refreshed
 from .errors import (
     AuthError,
     CorruptStore,
@@ -51,6 +51,7 @@ from .errors import (
     Unauthenticated,
     UnknownAccount,
 )
+from .primitives import DEFAULT_LEEWAY
 from .resolve import Credential, OAuthCredential, env_credential, resolve
 
 TYPE_CHECKING = False

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from .settings import ENV_VARS
+from .environment import ENV_VARS
 from .terminal import Terminal
 
 EXIT_CODES = (

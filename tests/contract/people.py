@@ -80,7 +80,7 @@ def sign_in(server: AuthServer, home: Path) -> dict[str, str]:
 
 def expire_stored_token(home: Path) -> None:
     """Make the stored access token look expired to the client (the server still honours it)."""
-    from hyperframes_auth.domain.credentials import format_instant, parse_instant
+    from hyperframes_auth.domain.primitives import format_instant, parse_instant
 
     path = home / "config" / "credentials"
     stored = json.loads(path.read_text())

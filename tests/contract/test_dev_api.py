@@ -15,8 +15,9 @@ import pytest
 
 from hyperframes_auth import HeyGenAuth
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
-from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, format_instant
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
 from hyperframes_auth.domain.errors import RefreshFailed, Unauthenticated
+from hyperframes_auth.domain.primitives import format_instant
 from hyperframes_auth.entrypoints.settings import Settings
 from tests.fakes import facade
 

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
-from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile, format_instant
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile
 from hyperframes_auth.domain.http import HttpResponse
+from hyperframes_auth.domain.primitives import format_instant
 from hyperframes_auth.entrypoints.cli import app
 from hyperframes_auth.entrypoints.main import bare_api_key
 from hyperframes_auth.entrypoints.main import main as real_main

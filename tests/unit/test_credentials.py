@@ -15,8 +15,6 @@ from hyperframes_auth.domain.credentials import (
     CredentialsDocument,
     OAuthTokens,
     UserProfile,
-    format_instant,
-    parse_instant,
     with_api_key,
     with_login,
     with_refresh,
@@ -24,6 +22,7 @@ from hyperframes_auth.domain.credentials import (
     without_oauth,
 )
 from hyperframes_auth.domain.errors import InvalidStore
+from hyperframes_auth.domain.primitives import format_instant, parse_instant
 from tests.fakes import T0
 
 FULL = OAuthTokens("at_1", "rt_1", "2026-05-28T07:00:00.000Z", "openid profile", "Bearer")

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from hyperframes_auth import HeyGenAuth
-from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, format_instant
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
+from hyperframes_auth.domain.primitives import format_instant
 from tests.fakes import API, ENV, SETTINGS, T0, FakeAuthServer, FakeClock, FakeStore, facade
 
 FRESH = format_instant(T0 + timedelta(hours=1))

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hyperframes_auth.domain.credentials import parse_instant
 from hyperframes_auth.domain.errors import InvalidTokenResponse
 from hyperframes_auth.domain.http import HttpResponse
 from hyperframes_auth.domain.messages import classify, parse_expires_in, parse_token_response, read_oauth_error
+from hyperframes_auth.domain.primitives import parse_instant
 from tests.fakes import T0
 
 

@@ -7,12 +7,9 @@ from datetime import timedelta
 import pytest
 
 from hyperframes_auth.adapters.codec import read_document as parse_document
-from hyperframes_auth.domain.credentials import (
-    CredentialsDocument,
-    OAuthTokens,
-    format_instant,
-)
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
 from hyperframes_auth.domain.errors import InvalidStore, NotConfigured
+from hyperframes_auth.domain.primitives import format_instant
 from hyperframes_auth.domain.resolve import ApiKeyCredential, OAuthCredential, resolve
 from tests.fakes import T0
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile, format_instant
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, UserProfile
 from hyperframes_auth.domain.errors import (
     ApiError,
     DeviceAuthFailed,
@@ -21,6 +21,7 @@ from hyperframes_auth.domain.errors import (
 )
 from hyperframes_auth.domain.flow import Remark
 from hyperframes_auth.domain.ports import BrowserOpening, CallbackIgnored, WaitingForCallback
+from hyperframes_auth.domain.primitives import format_instant
 from hyperframes_auth.domain.resolve import OAuthCredential
 from hyperframes_auth.domain.service import check_api_key
 from tests.fakes import T0, World, json_response

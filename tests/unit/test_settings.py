@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hyperframes_auth.domain.client import check_endpoint
 from hyperframes_auth.domain.errors import ConfigError
+from hyperframes_auth.domain.primitives import check_endpoint
 from hyperframes_auth.entrypoints.settings import DEFAULT_CLIENT_ID, Settings
 
 

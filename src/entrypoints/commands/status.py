@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from ...domain.credentials import UserProfile, parse_instant
+from ...domain.credentials import UserProfile
 from ...domain.errors import AuthError, NotConfigured
+from ...domain.primitives import parse_instant
 from ...domain.redact import neutralize
 from ...domain.resolve import ENV_SOURCES, OAuthCredential
 from ..bootstrap import json_document
