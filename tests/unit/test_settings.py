@@ -94,4 +94,6 @@ def test_the_encrypted_store_is_remembered_once_chosen(tmp_path):
     assert Settings.from_env(env).store == "file"
     (tmp_path / "credentials.enc").write_bytes(b"x")
     assert Settings.from_env(env).store == "encrypted"
-    assert Settings.from_env({**env, "HYPERFRAMES_CREDENTIALS_STORE": "file"}).store == "file"  # an explicit choice wins
+    assert (
+        Settings.from_env({**env, "HYPERFRAMES_CREDENTIALS_STORE": "file"}).store == "file"
+    )  # an explicit choice wins
