@@ -97,3 +97,61 @@ def forget_environment(home: Path) -> None:
     stored = json.loads(path.read_text())
     stored.pop("hyperframes_auth", None)
     path.write_text(json.dumps(stored))
+
+
+def sign_in_as(server: AuthServer, home: Path, login: str, **extra_env: str) -> dict[str, str]:
+    """Sign in through the facade's real browser flow as ``login`` (``<login>@example.test``); return the
+    environment used (``server.env(home / "config")`` plus ``extra_env``)."""
+    from hyperframes_auth.entrypoints.settings import Settings
+    from tests.fakes import facade
+
+    env = server.env(home / "config", **extra_env)
+    person = Person(login=login)
+    with facade(Settings.from_env(env, str(home)), env=env, interactive=True, browser=person, login_timeout=20) as auth:
+        auth.login_browser()
+    person.join()
+    return env
+
+
+def stored_accounts(path: Path) -> dict[str, dict[str, object]]:
+    """Every account in a credentials file, by identity: the top-level slot's (named by our label, else by its
+    ``user`` block) and the ones kept under our key. Each is ``{"api": origin | None, "oauth": {...} | None,
+    "api_key": ... | None, "top": bool}``."""
+    stored = json.loads(path.read_text())
+    ours = stored.get("hyperframes_auth") or {}
+    found: dict[str, dict[str, object]] = {}
+    if stored.get("oauth") or stored.get("api_key"):
+        label = ours.get("top") or {}
+        user = stored.get("user") or {}
+        name = label.get("identity") or user.get("email") or "(unknown user)"
+        api = (label.get("environment") or {}).get("api")
+        found[name] = {"api": api, "oauth": stored.get("oauth"), "api_key": stored.get("api_key"), "top": True}
+    for account in ours.get("accounts", []):
+        name = account.get("identity") or "(unknown user)"
+        assert name not in found, f"two accounts named {name} in {path}"
+        found[name] = {
+            "api": account["environment"]["api"],
+            "oauth": account.get("oauth"),
+            "api_key": account.get("api_key"),
+            "top": False,
+        }
+    return found
+
+
+def expire_every_token(path: Path) -> None:
+    """Make every stored access token (top-level slot and other accounts) look expired to the client; the server
+    still honours them."""
+    stored = json.loads(path.read_text())
+    blocks = [stored.get("oauth")] + [
+        a.get("oauth") for a in (stored.get("hyperframes_auth") or {}).get("accounts", [])
+    ]
+    for block in blocks:
+        if block:
+            block["expires_at"] = "2000-01-01T00:00:00.000Z"
+    path.write_text(json.dumps(stored))
+
+
+def person_behind(server: AuthServer, access_token: str) -> str | None:
+    """Who the server says an access token belongs to (``/v3/users/me``), or ``None`` when it refuses it."""
+    answer = server.http.get("/v3/users/me", headers={"authorization": f"Bearer {access_token}"})
+    return answer.json().get("email") if answer.status_code == 200 else None
