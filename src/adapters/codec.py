@@ -190,7 +190,12 @@ def _read_namespace(raw: object) -> dict[str, Any]:
         raise InvalidStore(f"{NAMESPACE}: accounts must be a list and active an object")
     label = None
     if isinstance(top, dict):
-        label = Label(_read_environment(top.get("environment")), _read_identity(top.get("identity")))
+        printed = top.get("api_key_sha256")
+        label = Label(
+            _read_environment(top.get("environment")),
+            _read_identity(top.get("identity")),
+            printed if isinstance(printed, str) and printed else None,
+        )
     return {
         "label": label,
         "others": tuple(_read_account(a) for a in accounts),
@@ -281,6 +286,8 @@ def _namespace_tree(doc: CredentialsDocument) -> dict[str, object] | None:
         top: dict[str, object] = {"environment": _environment_tree(doc.label.environment)}
         if doc.label.identity:
             top["identity"] = doc.label.identity
+        if doc.label.api_key_print:
+            top["api_key_sha256"] = doc.label.api_key_print
         out["top"] = top
     if doc.active:
         out["active"] = dict(doc.active)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .credentials import Account, CredentialsDocument, Environment, Label, UserProfile
+from .credentials import Account, CredentialsDocument, Environment, Label, UserProfile, fingerprint
 from .primitives import origin_of
 
 UNKNOWN = "(unknown user)"
@@ -132,7 +132,9 @@ def _assemble(
         api_key=top.api_key if top else None,
         oauth=top.oauth if top else None,
         user=top.user if top else None,
-        label=Label(top.environment, top.identity) if top and top.environment else None,
+        label=Label(top.environment, top.identity, fingerprint(top.api_key) if top.api_key else None)
+        if top and top.environment
+        else None,
         others=tuple(others),
         active=active,
     )
@@ -158,13 +160,32 @@ def labelled(doc: CredentialsDocument, target: Environment) -> CredentialsDocume
 
 
 def _relabelled(doc: CredentialsDocument, top: Account) -> CredentialsDocument:
+    """The TypeScript CLI signed someone else into its slot (its ``user`` block now names them).
+
+    Its ``login --api-key`` replaces the key and the profile and keeps the OAuth session; its browser or device
+    login replaces the OAuth session and the profile and keeps the key. Which one happened shows in the key's
+    fingerprint: the new credential becomes the named person's account (merged with one they already had), and
+    what was there before stays with its previous owner.
+    """
     shown = doc.user.display_name() if doc.user else None
-    if not shown or top.identity is None or shown.lower() == top.identity.lower() or top.environment is None:
+    env = top.environment
+    if not shown or top.identity is None or shown.lower() == top.identity.lower() or env is None:
         return doc
-    active = dict(doc.active)
-    if (active.get(top.environment.api) or "").lower() == top.identity.lower():
-        active[top.environment.api] = shown
-    return _assemble(doc, attrs.evolve(top, identity=shown), list(doc.others), active)
+    key_is_new = top.api_key is not None and (doc.label is None or doc.label.api_key_print != fingerprint(top.api_key))
+    if key_is_new:
+        arrived = Account(Environment(env.api), shown, api_key=top.api_key, user=doc.user)
+        stayed = attrs.evolve(top, api_key=None, user=None)
+    else:
+        arrived = attrs.evolve(top, identity=shown, api_key=None)
+        stayed = Account(Environment(env.api), top.identity, api_key=top.api_key)
+    others = [a for a in doc.others if not _is(a, env, shown)]
+    twin = next((a for a in doc.others if _is(a, env, shown)), None)
+    if twin is not None:
+        arrived = merge(twin, arrived)
+    if stayed.api_key or stayed.oauth:
+        others.append(stayed)
+    active = {**doc.active, env.api: shown}
+    return _assemble(doc, arrived, others, active)
 
 
 def promoted(doc: CredentialsDocument, target: Environment, identity: str | None = None) -> CredentialsDocument:
@@ -194,7 +215,16 @@ def with_account(doc: CredentialsDocument, account: Account) -> CredentialsDocum
     doc = labelled(doc, target)
     existing = find(doc, target, account.identity) if account.identity is not None else None
     if existing is None and account.identity is None:
-        existing = next((a for a in accounts_in(doc, target) if a.identity is None), None)
+        # An unnamed sign-in joins an unnamed account only when it replaces nothing there: nobody knows yet whether
+        # they are the same person, and a credential dropped here would stay valid at the server.
+        existing = next(
+            (
+                a
+                for a in accounts_in(doc, target)
+                if a.identity is None and not (a.oauth and account.oauth) and not (a.api_key and account.api_key)
+            ),
+            None,
+        )
     if existing is not None:
         account = merge(existing, account)
         rest = [a for a in all_accounts(doc) if a != existing]
@@ -279,6 +309,7 @@ def identified(
 
 def switched(doc: CredentialsDocument, target: Environment, identity: str) -> CredentialsDocument:
     """Make ``identity`` the active account of ``target`` (and the top-level one)."""
+    doc = labelled(doc, target)
     chosen = find(doc, target, identity)
     if chosen is None:
         return doc

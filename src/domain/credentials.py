@@ -102,10 +102,20 @@ class Environment:
 
 @attrs.frozen
 class Label:
-    """Whose credential the top-level slot holds: its environment and identity (``None`` while unknown)."""
+    """Whose credential the top-level slot holds: its environment and identity (``None`` while unknown), and a
+    fingerprint of the slot's API key when it was written (to tell, after the TypeScript CLI signed someone into
+    that slot, whether the key or the OAuth session is the new person's)."""
 
     environment: Environment
     identity: str | None = None
+    api_key_print: str | None = None
+
+
+def fingerprint(secret: str) -> str:
+    """A short one-way fingerprint of a secret (the first 16 hex digits of its SHA-256); it names, never reveals."""
+    import hashlib  # here: reading credentials (``auth token``) never needs it
+
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
 
 
 @attrs.frozen

@@ -12,6 +12,7 @@ the store's lock, so no other process can pick up tokens that are being revoked.
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -33,6 +34,7 @@ from .errors import (
     AuthError,
     Unauthenticated,
 )
+from .flow import Remark
 from .resolve import ApiKeyCredential, Credential
 from .session import Session, as_credential, tokens_of
 
@@ -206,10 +208,15 @@ class AuthService(Session):
                 chosen = [one] if one is not None else []
             remarks: tuple[str, ...] = ()
             for account in chosen:
-                if account.oauth is not None and (
-                    account.environment is None or may_refresh(account.environment, target)
-                ):
+                if account.oauth is None:
+                    continue
+                if account.environment is None or may_refresh(account.environment, target):
                     remarks += self._revoke(account.oauth)
+                else:  # its tokens go only to the server that issued them, never to this configuration's
+                    issuer = urlsplit(account.environment.token_url or account.environment.api).netloc
+                    remark = f"the OAuth tokens were not revoked: they were issued by {issuer}, not this configuration's server."
+                    self.ports.notify(Remark(remark))
+                    remarks += (remark,)
             try:
                 removed = self._remove_locked(doc, chosen, keep_api_key)
             except AuthError as exc:

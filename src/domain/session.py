@@ -37,7 +37,7 @@ from .accounts import (
     replaced,
 )
 from .client import ClientConfig
-from .credentials import Account, CredentialsDocument, OAuthTokens, refreshed
+from .credentials import Account, CredentialsDocument, Environment, OAuthTokens, refreshed
 from .errors import (
     AuthError,
     CorruptStore,
@@ -66,6 +66,14 @@ if TYPE_CHECKING:
 
 # The machine (flow, driver, messages) and the HTTP answer rules (api, retry) are imported where a flow runs or a
 # request is sent: `hyperframes auth token` with a fresh token needs neither, and its cold start is a measured goal.
+
+
+def _refresh_elsewhere(issued: Environment, target: Environment) -> EnvironmentMismatch:
+    """Where a refresh token came from and where this configuration would send it (they differ: nothing is sent)."""
+    came, goes = urlsplit(issued.token_url or issued.api).netloc, urlsplit(target.token_url or "").netloc
+    if came == goes:  # the same token endpoint, another OAuth client
+        came, goes = f"{came} as client {issued.client_id}", f"{goes} as client {target.client_id}"
+    return EnvironmentMismatch([came], goes, "a refresh would go to")
 
 
 def tokens_of(state: object) -> OAuthTokens:
@@ -241,12 +249,14 @@ class Session:
         with store.lock():
             doc = labelled(store.read(), target)
             account = self._account(doc, user) if user is not None else active_account(doc, target)
+            if account is None and other_environments(doc, target):
+                elsewhere = [host_of(api) for api in other_environments(doc, target)]
+                raise EnvironmentMismatch(elsewhere, host_of(target.api))
             held = account.oauth if account else None
             if account is None or held is None or held.refresh_token is None:
                 raise NoRefreshToken
             if account.environment is not None and not may_refresh(account.environment, target):
-                issued = urlsplit(account.environment.token_url or account.environment.api).netloc
-                raise EnvironmentMismatch([issued], urlsplit(target.token_url or "").netloc, "a refresh would go to")
+                raise _refresh_elsewhere(account.environment, target)
             now = self.ports.clock.now()
             if (
                 stale_access_token is not None

@@ -187,22 +187,25 @@ class HeyGenAuth:
 
     def refresh_after_401(self, refused_headers: dict[str, str]) -> dict[str, str] | None:
         """New headers after the ones given were refused with a 401, or ``None`` when a retry cannot help (an API
-        key, an environment token, or a refresh token the server refused). Concurrent callers share one refresh."""
+        key, an environment token, tokens of no account here, or a refresh token the server refused). Concurrent
+        callers share one refresh; the account is the one whose access token was refused."""
+        from ..domain.api import auth_headers
         from ..domain.resolve import OAuthCredential
 
         bearer = {k.lower(): v for k, v in refused_headers.items()}.get("authorization", "")
-        if not bearer.lower().startswith("bearer "):
+        if not bearer.lower().startswith("bearer ") or env_credential(self.env) is not None:
             return None
-        credential = self.service.resolved()
-        if not isinstance(credential, OAuthCredential) or credential.from_env:
-            return None
+        refused = bearer[7:]
         try:
-            tokens = self.service.refresh(stale_access_token=bearer[7:], user=credential.identity)
+            holder = next(
+                (a for a in self.service.accounts() if a.oauth is not None and a.oauth.access_token == refused), None
+            )
+            if holder is None:
+                return None
+            tokens = self.service.refresh(stale_access_token=refused, user=holder.identity)
         except AuthError:
             return None
-        from ..domain.api import auth_headers
-
-        return auth_headers(OAuthCredential(tokens, "file_json", identity=credential.identity))
+        return auth_headers(OAuthCredential(tokens, "file_json", identity=holder.identity))
 
     def whoami(self, user: str | None = None) -> UserInfo:
         """``GET /v3/users/me`` with the credential in effect (one refresh-and-retry on a 401 for OAuth)."""

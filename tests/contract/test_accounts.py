@@ -192,11 +192,6 @@ def test_facade_two_people_on_one_server(auth_server: AuthServer, tmp_path: Path
         assert [person_behind(auth_server, t) for t in tokens] == [None, None]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="refresh_after_401 refreshes the ACTIVE account whatever headers were refused: headers(user=...) of "
-    "another account come back as the active person's headers",
-)
 def test_facade_refresh_after_401_keeps_the_person_of_the_refused_headers(
     auth_server: AuthServer, tmp_path: Path
 ) -> None:
@@ -209,12 +204,6 @@ def test_facade_refresh_after_401_keeps_the_person_of_the_refused_headers(
         assert person_behind(auth_server, again["authorization"][len("Bearer ") :]) == ALICE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a browser sign-in is stored unnamed until /v3/users/me answers; when that check fails, the next "
-    "person's sign-in is merged into the unnamed account (accounts.with_account): the first person's tokens are "
-    "dropped from the file and never revoked",
-)
 def test_a_sign_in_whose_identity_check_failed_is_kept_beside_the_next(auth_server: AuthServer, tmp_path: Path) -> None:
     auth_server.script("/v3/users/me", {"status": 500, "body": "{}"})  # one failure: not retried (500)
     sign_in_as(auth_server, tmp_path, "alice")
@@ -281,11 +270,6 @@ def test_cli_never_sends_a_credential_to_another_environment(
     assert person_behind(auth_server, token_of(env_a)) == ALICE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AuthService.refresh looks only at the target environment's accounts: signed in elsewhere only, it says "
-    "'No OAuth refresh token to use' instead of naming both environments",
-)
 def test_refresh_in_another_environment_names_both(
     auth_server: AuthServer, other_server: AuthServer, tmp_path: Path
 ) -> None:
@@ -375,11 +359,6 @@ def test_a_refresh_token_never_goes_to_another_token_endpoint(
     assert auth_server.stats()["token"] == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AuthService.logout skips the revocation of tokens issued by another token endpoint (rightly: nothing "
-    "reaches it) but then removes them and says 'Signed out' without a word that they are still valid",
-)
 def test_a_sign_out_that_cannot_revoke_says_so(
     auth_server: AuthServer, other_server: AuthServer, tmp_path: Path
 ) -> None:
@@ -394,11 +373,6 @@ def test_a_sign_out_that_cannot_revoke_says_so(
     assert "not revoked" in (out.stdout + out.stderr).lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refresh token of another client id at the same token endpoint is refused (nothing sent), but the "
-    "message names the same host twice ('Signed in to H; a refresh would go to H') and not the client",
-)
 def test_another_client_id_is_named_in_the_refusal(auth_server: AuthServer, tmp_path: Path) -> None:
     env = cli_env(auth_server, tmp_path)
     login(env, "alice")

@@ -126,9 +126,13 @@ def test_an_api_key_sign_in_of_theirs_renames_the_top_level_account(auth_server:
     assert stored["top"]["identity"] == KEY_USER
     assert stored["active"] == {auth_server.url: KEY_USER}
     accounts = stored_accounts(file)
-    assert set(accounts) == {KEY_USER, CAROL}
+    # Their key sign-in kept alice's OAuth session in the slot: the key is the new person's account, and alice keeps
+    # her session (split by the key's fingerprint), so nobody is signed in as someone else.
+    assert set(accounts) == {KEY_USER, ALICE, CAROL}
     assert accounts[KEY_USER]["api_key"] == API_KEY
-    assert our_accounts(env) == [(KEY_USER, True), (CAROL, False)]
+    assert accounts[KEY_USER]["oauth"] is None
+    assert accounts[ALICE]["oauth"] is not None
+    assert sorted(our_accounts(env)) == [(ALICE, False), (KEY_USER, True), (CAROL, False)]
 
 
 def test_their_logout_deletes_every_account_of_ours(auth_server: AuthServer, tmp_path: Path) -> None:
@@ -143,12 +147,6 @@ def test_their_logout_deletes_every_account_of_ours(auth_server: AuthServer, tmp
     assert hf(env, "auth", "status").returncode == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="after their `auth login --api-key`, accounts._relabelled names the whole top-level slot after the key's "
-    "person, but the slot still holds the previous person's OAuth tokens, which win: the account named "
-    "api-key-user signs requests in as alice",
-)
 def test_the_account_named_after_their_api_key_signs_in_as_that_person(auth_server: AuthServer, tmp_path: Path) -> None:
     env = signed_in_three_then_two(auth_server, tmp_path)
     theirs(auth_server, tmp_path / "config", "login", "--api-key", API_KEY)

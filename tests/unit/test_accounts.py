@@ -120,7 +120,7 @@ def check(doc: CredentialsDocument) -> None:
 LOGIN = st.tuples(
     st.just("login"),
     st.integers(0, len(ENVS) - 1),
-    st.sampled_from(IDENTITIES[1:]),  # a sign-in whose identity is unknown: see the xfail below
+    st.sampled_from(IDENTITIES[1:]),  # a sign-in whose identity is unknown
     st.sampled_from(("oauth", "api_key", "both")),
 )
 SWITCH = st.tuples(st.just("switch"), st.integers(0, len(ENVS) - 1), st.sampled_from(IDENTITIES))
@@ -204,7 +204,7 @@ def step(doc: CredentialsDocument, operation: tuple[object, ...], mint: Minter) 
         # As the service calls it: with the identity of an account found in the labelled document.
         chosen = find(labelled(doc, env), env, identity)
         after = switched(doc, env, chosen.identity or "") if chosen is not None else switched(doc, env, identity or "-")
-        if chosen is not None and (doc.label is not None or top_account(doc) is None):  # see the xfail below
+        if chosen is not None and (doc.label is not None or top_account(doc) is None):
             assert _lower(active_account(after, env).identity) == _lower(identity)
             assert top_account(after) == active_account(after, env)
     elif kind == "promote":
@@ -274,11 +274,6 @@ def test_origins_are_what_credentials_are_bound_to(url: str, origin: str) -> Non
     assert environment(url, "https://t/token", "c").api == origin
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts._relabelled renames the top-level slot after the person the TypeScript CLI wrote into its "
-    "user block without looking for that person's existing account: two accounts of one person",
-)
 def test_a_person_the_typescript_cli_signed_in_again_stays_one_account() -> None:
     mint = Minter()
     alice = Account(ENVS[0], "alice@x.test", oauth=mint.oauth(0), user=_profile("alice@x.test"))
@@ -290,11 +285,6 @@ def test_a_person_the_typescript_cli_signed_in_again_stays_one_account() -> None
     assert names.count("carol@x.test") == 1, names
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts.switched looks the account up before labelling a file written before accounts existed: "
-    "switching to its account by name does nothing (the slot stays unlabelled, nobody is marked active)",
-)
 def test_switching_in_a_file_from_before_labels_it_and_marks_its_account_active() -> None:
     doc = start("legacy-oauth", Minter())  # a slot without a label; its user block names alice
     after = switched(doc, ENVS[0], "alice@x.test")
@@ -305,12 +295,6 @@ def test_switching_in_a_file_from_before_labels_it_and_marks_its_account_active(
         assert find(after, Environment(api), identity) is not None, after.active
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts.with_account merges a sign-in whose identity is unknown into any unnamed account of that "
-    "environment: the earlier unnamed account's tokens are dropped (not revoked), though nobody knows it is the "
-    "same person",
-)
 def test_a_sign_in_of_unknown_identity_never_replaces_another_one() -> None:
     mint = Minter()
     first = Account(ENVS[0], None, oauth=mint.oauth(0))  # /v3/users/me failed after this sign-in

@@ -61,9 +61,12 @@ def logout(
             terminal.ok(f"Not signed in: nothing stored at {home_path(result.location)}.")
         elif result.file_removed:
             terminal.ok(f"Signed out. Removed {home_path(result.location)}.")
+        elif not result.accounts:
+            terminal.ok(
+                f"Not signed in here: nothing to sign out of ({home_path(result.location)} keeps other accounts)."
+            )
         else:
-            who = ", ".join(neutralize(a) for a in result.accounts) or "nobody"
-            terminal.ok(f"Signed out {who}.")
+            terminal.ok(f"Signed out {', '.join(neutralize(a) for a in result.accounts)}.")
             active = next((a for a in auth.accounts() if a.active), None)
             if active is not None:
                 terminal.say(f"Active account now: {neutralize(active.identity or '(unknown user)')}.")
