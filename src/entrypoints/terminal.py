@@ -147,14 +147,19 @@ class Terminal:
         return truthy(self.env.get("CI"))
 
     def confirm(self, question: str) -> bool:
-        """Ask a yes/no question on a terminal; anything but ``y``/``yes`` (and no terminal at all) is no."""
+        """Ask a yes/no question on a terminal; anything but ``y``/``yes`` (and no terminal at all) is no.
+
+        Ctrl-C is not an answer: it ends the line and propagates, so the command ends as interrupted (130)."""
         if not isatty(self.stdin):
             return False
         print(question, end="", file=self.out, flush=True)
         try:
             answer = self.stdin.readline()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             return False
+        except KeyboardInterrupt:
+            print(file=self.out, flush=True)
+            raise
         return answer.strip().lower() in ("y", "yes")
 
 
