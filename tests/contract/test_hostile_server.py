@@ -146,8 +146,8 @@ def test_identity_fields_are_printed_inert_by_status_and_api_key_login(hostile: 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="`auth status --json` writes /v3/users/me fields raw: codec.dumps uses ensure_ascii=False, so U+202E, "
-    "C1 controls and lone surrogates (a raw 0x9B byte under surrogateescape) reach the terminal",
+    reason="`auth status --json` writes /v3/users/me fields raw: codec.dumps uses ensure_ascii=False, so U+202E and "
+    "C1 controls (U+009B, CSI) reach the terminal",
 )
 def test_status_json_is_inert_and_still_json(hostile: Hostile, tmp_path: Path) -> None:
     hostile.routes["GET /v3/users/me"] = lambda _s: hostile_json(200, IDENTITY)
@@ -155,6 +155,29 @@ def test_status_json_is_inert_and_still_json(hostile: Hostile, tmp_path: Path) -
     result = run(env, "auth", "status", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(assert_inert(result.stdout))["user"]["first_name"] == ATTACK
+
+
+def test_lone_surrogates_in_the_identity_neither_crash_the_output_nor_go_out_as_raw_bytes(
+    hostile: Hostile, tmp_path: Path
+) -> None:
+    # U+DC9B would be the raw byte 0x9B (CSI) under surrogateescape; U+DC1B cannot be written at all.
+    email = "alice\udc9b\udc1b\ud800@example.test"
+    hostile.routes["GET /v3/users/me"] = lambda _s: hostile_json(200, {"data": {"email": email}})
+    env = env_for(hostile, tmp_path, HEYGEN_API_KEY=API_KEY)
+    as_json = run(env, "auth", "status", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(assert_inert(as_json.stdout))["user"]["email"] == email  # valid JSON, the same value
+    human = run(env, "auth", "status")
+    assert human.returncode == 0, human.stderr
+    assert "Account: alice\\udc9b\\udc1b\\ud800@example.test" in assert_inert(human.stdout)
+
+
+def test_a_terminal_that_cannot_show_a_character_gets_its_escape_not_a_crash(hostile: Hostile, tmp_path: Path) -> None:
+    hostile.routes["GET /v3/users/me"] = lambda _s: hostile_json(200, {"data": {"email": "josé@example.test"}})
+    env = env_for(hostile, tmp_path, PYTHONIOENCODING="ascii")
+    login = run(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n".encode())
+    assert login.returncode == 0, login.stderr
+    assert login.stdout == b"\\u2713 API key saved. Authenticated as jos\\xe9@example.test.\n"
 
 
 def test_a_verbose_trace_of_a_hostile_redirect_is_inert(hostile: Hostile, tmp_path: Path) -> None:
