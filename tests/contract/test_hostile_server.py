@@ -245,3 +245,15 @@ def test_a_device_code_and_the_identity_behind_it_are_printed_inert(hostile: Hos
     assert f"open {base}/device and enter the code: WDJB-MJHT\\x1b]0;owned" in out
     assert "(or open" not in out
     assert "Signed in as \\u202emoc.elpmaxe@ecila" in out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="http_policy.check_url reads only the redirect target's hostname; http_stdlib._connect then reads its "
+    "port outside the try, so a Location with port 99999 raises ValueError (Internal error) instead of NETWORK_ERROR",
+)
+def test_a_redirect_to_an_impossible_port_is_a_network_error(hostile: Hostile, tmp_path: Path) -> None:
+    hostile.server.answer = lambda _seen: (302, {"Location": "http://127.0.0.1:99999/v3/users/me"}, b"")
+    result = run(env_for(hostile, tmp_path, HEYGEN_API_KEY=API_KEY), "auth", "status")
+    assert b"Internal error" not in result.stderr + result.stdout
+    assert b"Could not reach 127.0.0.1:99999" in result.stdout
