@@ -20,12 +20,29 @@ def _lower_keys(headers: dict[str, str] | None) -> dict[str, str]:
     return {k.lower(): v for k, v in (headers or {}).items()}
 
 
+def visible_url(url: str) -> str:
+    """``url`` with every character outside visible ASCII percent-encoded (as UTF-8, lone surrogates included).
+
+    Our own URLs are checked when configured, but a redirect target comes from a server's ``Location`` header,
+    which may hold control characters (an ESC that would drive the terminal showing the ``--verbose`` trace, a
+    CR/LF that would split the request line), spaces or non-ASCII text (bidi overrides). Browsers percent-encode
+    such characters (the WHATWG URL standard); so do we, so a URL that crosses the port is inert wherever it goes.
+    """
+    if url.isascii() and url.isprintable() and " " not in url:
+        return url
+    return "".join(
+        ch if "!" <= ch <= "~" else "".join(f"%{byte:02X}" for byte in ch.encode("utf-8", "surrogatepass"))
+        for ch in url
+    )
+
+
 @attrs.frozen
 class HttpRequest:
     """One HTTP request, fully built.
 
     Attributes:
-        method, url: what to send where (the URL never carries a secret in its query).
+        method, url: what to send where (the URL never carries a secret in its query; any character outside
+            visible ASCII is percent-encoded, see :func:`visible_url`).
         headers: header names in lower case.
         body: the encoded body, or ``None``.
         timeout: the one deadline of a ``send``, in seconds: connect, proxy tunnel, TLS handshake, headers and
@@ -37,7 +54,7 @@ class HttpRequest:
     """
 
     method: str
-    url: str
+    url: str = attrs.field(converter=visible_url)
     headers: dict[str, str] = attrs.field(factory=dict, converter=_lower_keys, repr=False)
     body: bytes | None = attrs.field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT

@@ -4,7 +4,10 @@
 ``BODY_LIMIT`` characters, then:
 
 1. replaces, by value, every secret the caller knows the text could echo (the request's token, code, verifier,
-   API key; the flow's state), in its raw, URL-encoded and JSON-escaped spellings;
+   API key; the flow's state), in its raw, URL-encoded and JSON-escaped spellings; then every run of at least
+   ``MIN_RUN`` URL-unreserved characters (letters, digits, ``-._~``) of a secret, wherever it appears. Encodings
+   only rewrite the other characters (``%2F`` or ``%2f``, ``\\/``, ``\\"``, ``&#47;``, escaped twice...), so the
+   runs, which are nearly all of a random token, are caught in any spelling, even one no pattern anticipated;
 2. replaces, by pattern, whatever looks like a credential (:data:`PATTERNS`, applied in that order): inline keys
    (``hg_…``, ``sk_…``), ``authorization`` / ``x-api-key`` header lines, JWTs, ``Bearer`` values, form fields and
    JSON fields named like secrets. Word boundaries keep ``grant_type=refresh_token`` and ``error_code=42``.
@@ -22,6 +25,7 @@ import re
 
 BODY_LIMIT = 500
 MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words
+MIN_RUN = 8  # a run of a secret this long is the secret's (about 48 bits of a random token), never an ordinary word
 REDACTED = "<redacted>"
 
 _SECRET_FIELDS = r"(?:access_token|refresh_token|code_verifier|client_secret|id_token|device_code|token|code)"  # noqa: S105
@@ -72,11 +76,22 @@ def _spellings(secret: str) -> set[str]:
     return {secret, quote_plus(secret), quote(secret, safe=""), json.dumps(secret)[1:-1]}
 
 
+def _runs(secret: str) -> set[str]:
+    """The runs of URL-unreserved characters of ``secret`` long enough to be told apart from ordinary text."""
+    return {run for run in re.findall(r"[A-Za-z0-9._~-]+", secret) if len(run) >= MIN_RUN}
+
+
 def redact_values(text: str, secrets: tuple[str, ...] | list[str]) -> str:
-    """Replace every occurrence of each secret (in any spelling) by ``<redacted>``, longest first."""
-    spellings = {s for secret in secrets if len(secret) >= MIN_SECRET_LENGTH for s in _spellings(secret)}
+    """Replace every occurrence of each secret (in any spelling), then of each of its long runs, by ``<redacted>``,
+    longest first."""
+    kept = [secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH]
+    if not kept:
+        return text
+    spellings = {s for secret in kept for s in _spellings(secret)}
     for spelling in sorted(spellings, key=len, reverse=True):
         text = text.replace(spelling, REDACTED)
+    for run in sorted({r for secret in kept for r in _runs(secret)}, key=len, reverse=True):
+        text = text.replace(run, REDACTED)
     return text
 
 

@@ -37,6 +37,25 @@ def truthy(value: str | None) -> bool:
     return (value or "").strip().lower() not in ("", "0", "false", "no")
 
 
+def writable(text: str, stream: object) -> str:
+    """``text`` as ``stream`` can take it: whatever its encoding cannot encode becomes a backslash escape.
+
+    A lone surrogate (a server's ``\\udc9b`` in an identity field, kept as data) would otherwise crash the
+    write, or, under the ``surrogateescape`` handler Python gives stdout in a C or POSIX locale, go out as a raw
+    byte (0x9B is a C1 control: CSI). A terminal whose encoding lacks a character (``PYTHONIOENCODING=ascii``)
+    gets its escape too. Inside a JSON string (``--json``) the escape means the same code point, so the document
+    stays valid JSON.
+    """
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        return writable(text, None)
+    return text
+
+
 def _colour(stream: object, env: Mapping[str, str]) -> bool:
     if "NO_COLOR" in env:
         return False
@@ -95,12 +114,12 @@ class Terminal:
     def say(self, text: str = "") -> None:
         with self._lock:
             self._clear_live()
-            print(text, file=self.out, flush=True)
+            print(writable(text, self.out), file=self.out, flush=True)
 
     def warn(self, text: str) -> None:
         with self._lock:
             self._clear_live()
-            print(text, file=self.err, flush=True)
+            print(writable(text, self.err), file=self.err, flush=True)
 
     def paint(self, text: str, code: str, *, err: bool = True) -> str:
         on = self.err_colour if err else self.out_colour
@@ -145,14 +164,19 @@ class Terminal:
         return truthy(self.env.get("CI"))
 
     def confirm(self, question: str) -> bool:
-        """Ask a yes/no question on a terminal; anything but ``y``/``yes`` (and no terminal at all) is no."""
+        """Ask a yes/no question on a terminal; anything but ``y``/``yes`` (and no terminal at all) is no.
+
+        Ctrl-C is not an answer: it ends the line and propagates, so the command ends as interrupted (130)."""
         if not isatty(self.stdin):
             return False
-        print(question, end="", file=self.out, flush=True)
+        print(writable(question, self.out), end="", file=self.out, flush=True)
         try:
             answer = self.stdin.readline()
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
             return False
+        except KeyboardInterrupt:
+            print(file=self.out, flush=True)
+            raise
         return answer.strip().lower() in ("y", "yes")
 
 

@@ -205,3 +205,50 @@ def test_an_explicit_timeout_reaches_every_token_and_api_request_but_not_revocat
     auth.logout()
     timeouts = {(r.url.rsplit("/", 1)[-1], r.timeout) for r in setup.server.requests}
     assert timeouts == {("token", 3.0), ("me", 3.0), ("revoke", 5.0)}
+
+
+def _core_request(url: str, headers: list[tuple[bytes, bytes]]):  # type: ignore[no-untyped-def]
+    import httpcore
+
+    return httpcore.Request("GET", url, headers=headers)
+
+
+CORE_HEADERS = [(b"x-api-key", b"hg_valid_key_1234"), (b"Authorization", b"Bearer at"), (b"accept", b"*/*")]
+
+
+def test_by_hand_the_trace_hook_strips_credentials_written_to_any_other_origin():
+    setup = Setup(CredentialsDocument(api_key="hg_valid_key_1234"))
+    request = next(setup.httpx_auth.sync_auth_flow(httpx.Request("GET", f"{API}/x")))
+    trace = request.extensions["trace"]
+    for elsewhere in (
+        "https://evil.example/x",
+        "http://api.test/x",
+        "https://api.test:8443/x",
+        "https://API.test.:443/",
+    ):
+        core = _core_request(elsewhere, list(CORE_HEADERS))
+        trace("http11.send_request_headers.started", {"request": core})
+        assert core.headers == [(b"accept", b"*/*")], elsewhere
+    for same in (f"{API}/y", "https://API.test:443/y"):  # the same origin, however spelled, keeps them
+        ours = _core_request(same, list(CORE_HEADERS))
+        trace("http11.send_request_headers.started", {"request": ours})
+        assert ours.headers == CORE_HEADERS, same
+
+
+def test_by_hand_the_async_trace_hook_strips_them_too_and_calls_the_callers_hook():
+    setup = Setup(CredentialsDocument(api_key="hg_valid_key_1234"))
+    seen: list[str] = []
+
+    async def mine(name: str, _info: dict) -> None:
+        seen.append(name)
+
+    async def main() -> list[tuple[bytes, bytes]]:
+        flow = setup.httpx_auth.async_auth_flow(httpx.Request("GET", f"{API}/x", extensions={"trace": mine}))
+        request = await flow.__anext__()
+        core = _core_request("https://evil.example/x", list(CORE_HEADERS))
+        await request.extensions["trace"]("http11.send_request_headers.started", {"request": core})
+        await flow.aclose()
+        return core.headers
+
+    assert asyncio.run(main()) == [(b"accept", b"*/*")]
+    assert seen == ["http11.send_request_headers.started"]
