@@ -18,16 +18,16 @@ cattrs or json exception leaves this module.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ..domain.checks import is_access_token, is_refresh_token
+from ..domain.checks import api_key_problem, is_access_token, is_refresh_token
 from ..domain.credentials import Account, CredentialsDocument, Environment, Label, OAuthTokens, UserProfile
 from ..domain.errors import InvalidStore
-from ..domain.redact import has_control_chars
 
 T = TypeVar("T")
 
@@ -119,7 +119,13 @@ def _json(text: str) -> object:
     def no_constants(name: str) -> object:
         raise ValueError(f"{name} is not valid JSON")
 
-    return json.loads(text, parse_constant=no_constants)
+    def finite(literal: str) -> float | None:
+        # A number too large for a float (1e400) becomes null, as the TypeScript CLI writes it back: never
+        # "Infinity", which no JSON reader (ours included) would accept again.
+        number = float(literal)
+        return number if math.isfinite(number) else None
+
+    return json.loads(text, parse_constant=no_constants, parse_float=finite)
 
 
 def _read_user(raw: object) -> UserProfile | None:
@@ -134,8 +140,9 @@ def _read_api_key(raw: object) -> str | None:
         return None
     if not isinstance(raw, str) or not raw:
         raise InvalidStore("api_key must be a non-empty string")
-    if has_control_chars(raw):
-        raise InvalidStore("api_key must not contain control characters")
+    problem = api_key_problem(raw)  # it goes into a header: the same rules as a key from anywhere else
+    if problem is not None:
+        raise InvalidStore(f"api_key {problem}")
     return raw
 
 
@@ -313,6 +320,13 @@ def write_document(doc: CredentialsDocument) -> str:
     return json.dumps(document_tree(doc), indent=2, ensure_ascii=False) + "\n"
 
 
+def encode_document(doc: CredentialsDocument) -> bytes:
+    """The file's bytes for ``doc``: UTF-8. A lone surrogate (a server's ``\\udc9b`` in a profile field) cannot be
+    UTF-8; it can only sit inside a JSON string, where its backslash escape means the same code point, so the file
+    stays valid JSON, reads back identical, and the save never fails on it."""
+    return write_document(doc).encode("utf-8", "backslashreplace")
+
+
 # ---------------------------------------------------------------------------------------------- API answers
 
 
@@ -340,4 +354,5 @@ def to_plain(value: object) -> object:
 
 def dumps(value: object, *, pretty: bool = False) -> str:
     """A ``--json`` document: ``value`` unstructured and serialised (2-space indent when ``pretty``)."""
-    return json.dumps(to_plain(value), indent=2 if pretty else None, ensure_ascii=False)
+    # ASCII only: a field a server filled (a name with U+202E, a C1 control) cannot reach a terminal raw.
+    return json.dumps(to_plain(value), indent=2 if pretty else None, ensure_ascii=True)

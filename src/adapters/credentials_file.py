@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ..domain.credentials import CredentialsDocument
 from ..domain.errors import InvalidStore
+from .codec import encode_document
 from .codec import read_document as parse_document
-from .codec import write_document as render_document
 from .files import SecureFile
 
 
@@ -41,10 +41,7 @@ class CredentialsFile(SecureFile):
             raise InvalidStore(f"{self.path}: {exc.detail}", path=self.path) from None
 
     def encode(self, doc: CredentialsDocument) -> bytes:
-        # A server's JSON may hold a lone surrogate (a `\udc9b` escape in a /v3/users/me field), which UTF-8
-        # cannot encode. It can only sit inside a JSON string, where its backslash escape means the same code
-        # point: the file stays valid JSON and reads back identical, and the save never fails on it.
-        return render_document(doc).encode("utf-8", "backslashreplace")
+        return encode_document(doc)
 
     def write(self, doc: CredentialsDocument) -> None:
         self.write_bytes(self.encode(doc))

@@ -86,8 +86,8 @@ from ..domain.errors import (
     StoreChanged,
     WrongPassphrase,
 )
+from .codec import encode_document
 from .codec import read_document as parse_document
-from .codec import write_document as render_document
 from .credentials_file import CredentialsFile
 from .files import LOCK_TIMEOUT, SecureFile
 from .keyring_key import KeyringDataKey
@@ -291,7 +291,7 @@ class EncryptedCredentialsFile(SecureFile):
     def write(self, doc: CredentialsDocument) -> None:
         keys, created = self._keys_for_write()
         try:
-            self.write_bytes(_seal(render_document(doc).encode("utf-8"), keys))
+            self.write_bytes(_seal(encode_document(doc), keys))
         except BaseException:
             if created and self._keyring is not None:
                 self._keyring.delete(keys.ident)  # no file refers to the new keyring item

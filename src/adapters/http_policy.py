@@ -67,11 +67,16 @@ def authority(parts: SplitResult) -> str:
 
 
 def host_of(url: str) -> str:
-    """``host[:port]`` for messages: never a user name or password."""
+    """``host[:port]`` for messages: never a user name or password (even of a URL whose port is impossible)."""
     try:
-        return authority(urlsplit(url)) or "the server"
+        parts = urlsplit(url)
     except ValueError:
         return "the server"
+    try:
+        return authority(parts) or "the server"
+    except ValueError:
+        shown = parts.netloc.rpartition("@")[2]  # the port is out of range: show it as written, without userinfo
+        return shown if shown.isascii() and shown.isprintable() else "the server"
 
 
 def port_of(parts: SplitResult) -> int:

@@ -76,17 +76,19 @@ def _detail(response: HttpResponse, secrets: tuple[str, ...] = ()) -> str:
     return scrub_body(response.body, secrets=secrets) or f"HTTP {response.status}"
 
 
-def json_payload(response: HttpResponse) -> object:
+def json_payload(response: HttpResponse, secrets: tuple[str, ...] = ()) -> object:
     """Decode a 2xx body as JSON.
 
     Raises:
-        ApiError: the body is not JSON (an HTML page from a proxy, say); the message says what it was.
+        ApiError: the body is not JSON (an HTML page from a proxy, say); the message says what it was, with the
+            request's ``secrets`` redacted from anything quoted.
     """
     try:
         return json.loads(response.body)
     except (ValueError, RecursionError):
         kind = response.headers.get("content-type", "unknown content type").split(";")[0]
-        raise ApiError(response.status, f"non-JSON body ({kind}): {_detail(response)[:120]}") from None
+        detail = _detail(response, secrets)[:120]
+        raise ApiError(response.status, f"non-JSON body ({scrub_body(kind, 80)}): {detail}") from None
 
 
 def check_answer(response: HttpResponse, secrets: tuple[str, ...] = ()) -> object:
@@ -109,7 +111,7 @@ def check_answer(response: HttpResponse, secrets: tuple[str, ...] = ()) -> objec
         raise ServerUnavailable(response.status, _detail(response, secrets))
     if not response.ok:
         raise ApiError(response.status, _detail(response, secrets))
-    return json_payload(response)
+    return json_payload(response, secrets)
 
 
 def is_insufficient_scope(response: HttpResponse) -> bool:

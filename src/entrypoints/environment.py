@@ -62,8 +62,13 @@ def remembered_store(directory: str) -> str:
 
 def _home(env: Mapping[str, str], home: str | None) -> str:
     """The home directory, refusing an empty or relative one (credentials must never land in the working dir)."""
-    value = home if home is not None else env.get("HOME") or os.path.expanduser("~")
-    if not value or not os.path.isabs(value) or value == "~":
+    if home is not None:
+        value = home
+    elif "HOME" in env:
+        value = env["HOME"]  # set but empty or relative is a mistake to report, not a reason to guess
+    else:
+        value = os.path.expanduser("~")  # no HOME at all: the password database's entry
+    if not value or not os.path.isabs(value):
         raise ConfigError(
             "The home directory is not set to an absolute path, so there is no safe place for credentials",
             "Set HOME to your home directory, or HEYGEN_CONFIG_DIR to an absolute path.",

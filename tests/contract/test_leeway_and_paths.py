@@ -95,11 +95,6 @@ def test_a_relative_home_is_a_configuration_error_and_nothing_is_written(
     assert files_under(cwd) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settings._home falls back to os.path.expanduser('~') when HOME is empty, and posixpath.expanduser "
-    "returns '/' for HOME='': the credentials would live in /.heygen",
-)
 def test_an_empty_home_is_a_configuration_error(auth_server: AuthServer, tmp_path: Path) -> None:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -159,11 +154,6 @@ def test_every_message_names_the_path_in_use(auth_server: AuthServer, tmp_path: 
     assert f"nothing stored at {path}" in said[8]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commands/logout.py asks 'This will sign out of HeyGen on this machine (~/.heygen lives at <dir>)': "
-    "it names ~/.heygen even when HEYGEN_CONFIG_DIR puts the credentials elsewhere",
-)
 def test_the_logout_question_names_the_path_in_use(auth_server: AuthServer, tmp_path: Path) -> None:
     import pexpect
 

@@ -467,12 +467,13 @@ def test_the_trace_escapes_what_the_server_chose_and_shows_no_query(server, path
     for kind in ("httpx", "stdlib"):
         lines: list[str] = []
         impl = HttpxTransport(trace=lines.append, env={}) if kind == "httpx" else StdlibTransport(lines.append, {})
-        with pytest.raises(TransportError):
+        # The redirect's target is percent-encoded as a browser would (HttpRequest keeps only visible ASCII in a
+        # URL), so it may be followed; what the trace shows of it is that encoded form, never the raw bytes.
+        with contextlib.suppress(TransportError):
             impl.send(get(f"{server.base}{path}?token={SECRET}"))
         text = "\n".join(lines)
         assert lines[0].startswith(f"[http] GET {server.base}{path} -> "), (kind, lines)
-        if len(lines) > 1:  # the redirect was read: its target is refused, and shown escaped
-            assert lines[1].startswith(f"[http] GET {server.base}/echo\\"), (kind, lines)
-            assert lines[1].endswith("-> refused (0 ms)"), (kind, lines)
+        if len(lines) > 1:
+            assert lines[1].startswith(f"[http] GET {server.base}/echo%"), (kind, lines)
         for unsafe in ("\x1b", "\x07", "\u202e", "\x80", SECRET, "token=", "leak"):
             assert unsafe not in text, (kind, unsafe, lines)

@@ -23,7 +23,8 @@ import attrs
 import httpx
 import pytest
 
-from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens, format_instant
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
+from hyperframes_auth.domain.primitives import format_instant
 from tests.fakes import SETTINGS, T0, FakeClock, FakeStore, facade
 
 from .local_servers import Reply, Seen, TinyServer, Tls, private_ca

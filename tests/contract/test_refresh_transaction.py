@@ -38,7 +38,7 @@ from tests.fakes import facade
 
 from .conftest import API_KEY, AuthServer
 from .local_servers import HoldingRelay, holds_tokens, relay_to
-from .people import sign_in
+from .people import forget_environment, person_behind, sign_in, stored_accounts
 from .scripted_user import ScriptedUser
 from .test_cli_e2e import HYPERFRAMES, Lines, cli_env, hf, spawn
 
@@ -56,7 +56,10 @@ def credentials(config: Path) -> dict[str, dict[str, str]]:
 
 
 def refresh_works(server: AuthServer, tmp_path: Path, config: Path) -> bool:
-    """The stored refresh token is still good at the server (spending it once more through the CLI)."""
+    """The stored refresh token is still good at the server (spending it once more through the CLI, directly: the
+    relay that stood in front of the token endpoint is gone, so the sign-in is presented as one written before
+    environments were recorded, which the next command labels with the direct configuration)."""
+    forget_environment(config.parent)
     result = hf(cli_env(server, tmp_path, HEYGEN_CONFIG_DIR=str(config)), "auth", "refresh")
     return result.returncode == 0 and server.stats()["invalid_grant"] == 0
 
@@ -176,7 +179,10 @@ def test_a_read_only_directory_fails_the_refresh_before_anything_is_spent(
 def cli_through_relay(
     server: AuthServer, tmp_path: Path, *args: str, **extra: str
 ) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines, HoldingRelay]]:
-    """Run the CLI with its token endpoint behind a relay that holds answers carrying tokens."""
+    """Run the CLI with its token endpoint behind a relay that holds answers carrying tokens (a sign-in made
+    directly is presented as one written before environments were recorded, so it may go through the relay)."""
+    if (tmp_path / "config" / "credentials").exists():
+        forget_environment(tmp_path)
     with relay_to(server.url, holds_tokens) as relay:
         env = cli_env(server, tmp_path, HYPERFRAMES_OAUTH_TOKEN_URL=f"{relay.url}/v1/oauth/token", **extra)
         with spawn(env, *args) as (process, out, err):
@@ -217,6 +223,7 @@ def test_a_signal_while_the_refresh_is_in_flight_saves_first(
 
 def test_a_second_ctrl_c_abandons_the_save_at_once(auth_server: AuthServer, tmp_path: Path) -> None:
     config = signed_in_config(auth_server, tmp_path)
+    forget_environment(tmp_path)  # as cli_through_relay does, so that "before" is what the refresh starts from
     before = (config / "credentials").read_bytes()
     with cli_through_relay(auth_server, tmp_path, "auth", "refresh") as (process, _out, err, relay):
         assert relay.held.wait(30)
@@ -369,10 +376,17 @@ def test_two_people_signing_in_at_once_never_mix_tokens_and_identity(auth_server
             relay.release()
             assert wait_exit(alice) == 0
             alice_out.wait_for("Signed in as alice@example.test")
+    # Alice signed in through the relay (another API origin: another environment), bob directly: two accounts, and
+    # each one's cached identity is the person its own tokens belong to.
+    accounts = stored_accounts(config / "credentials")
+    assert set(accounts) == {"alice@example.test", "bob@example.test"}
+    for identity, account in accounts.items():
+        oauth = account["oauth"]
+        assert isinstance(oauth, dict)
+        assert person_behind(auth_server, str(oauth["access_token"])) == identity
     stored = credentials(config)
-    owner = auth_server.http.get("/v3/users/me", headers={"authorization": f"Bearer {stored['oauth']['access_token']}"})
-    assert owner.json()["email"] == "bob@example.test"
-    assert stored["user"]["email"] == "bob@example.test"
+    top_owner = person_behind(auth_server, stored["oauth"]["access_token"])
+    assert stored["user"]["email"] == top_owner == stored["hyperframes_auth"]["top"]["identity"]
 
 
 # ---------------------------------------------------------------------------------------------- Ctrl-C everywhere
@@ -390,6 +404,7 @@ def test_ctrl_c_while_device_polling(auth_server: AuthServer, tmp_path: Path) ->
 def test_ctrl_c_while_status_waits_for_the_api(auth_server: AuthServer, tmp_path: Path) -> None:
     env = cli_env(auth_server, tmp_path)
     assert hf(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n").returncode == 0
+    forget_environment(tmp_path)  # the key is used through the relay from now on (labelled with it on first use)
     with relay_to(auth_server.url, identity_check) as relay:
         with spawn({**env, "HEYGEN_API_URL": relay.url}, "auth", "status") as (process, out, err):
             assert relay.held.wait(30)

@@ -271,7 +271,8 @@ def test_acceptable_urls(url):
 
 def test_host_of_never_shows_credentials():
     assert p.host_of("https://user:pw@api.test:8443/x") == "api.test:8443"
-    assert p.host_of("https://api.test:99999/") == "the server"
+    assert p.host_of("https://api.test:99999/") == "api.test:99999"  # an impossible port is shown as written
+    assert p.host_of("https://user:pw@api.test:99999/") == "api.test:99999"
     assert p.host_of("nonsense") == "the server"
 
 
@@ -410,7 +411,7 @@ def test_the_trace_line_shows_no_query_no_credentials_and_escapes_controls():
     proxy = p.parse_proxy("http://u:pw@proxy:3128", "HTTPS_PROXY")
     request = HttpRequest("GET", "https://api.test/a\x1b[31m\u202eb?token=secret")
     line = p.trace_line(request, 200, 0.0123, proxy)
-    assert line == "[http] GET https://api.test/a\\x1b[31m\\u202eb -> 200 (12 ms) via proxy proxy:3128"
+    assert line == "[http] GET https://api.test/a%1B[31m%E2%80%AEb -> 200 (12 ms) via proxy proxy:3128"
     assert p.trace_line(HttpRequest("GET", "https://api.test:99999/"), "refused", 0) == (
         "[http] GET (invalid URL) -> refused (0 ms)"
     )

@@ -43,7 +43,7 @@ def logout(
             scope = "every HeyGen account" if not keep_api_key else "every account's OAuth session"
         elif user is not None:
             scope = f"{neutralize(user)}'s " + ("OAuth session" if keep_api_key else "HeyGen account")
-        question = f"This will sign out of {scope} on this machine (~/.heygen lives at {where}). Continue? [y/N] "
+        question = f"This will sign out of {scope} on this machine (credentials in {where}). Continue? [y/N] "
         if not yes and not terminal.confirm(question):
             terminal.say("Aborted.")
             return EXIT_FAIL
