@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import retry
-from .callback import Verdict, judge, pasted_query
 from .client import ClientConfig
 from .errors import AuthError
 from .flow import (
@@ -42,6 +41,10 @@ from .ports import (
     WaitingForCallback,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .callback import Verdict
+
 
 def _verdict_event(verdict: Verdict, timeout: float) -> Event:
     if verdict.kind == "accepted" and verdict.code:
@@ -54,6 +57,8 @@ def _verdict_event(verdict: Verdict, timeout: float) -> Event:
 def _await_callback(effect: AwaitCallback, ports: Ports, listener: CallbackListener | None) -> Event:
     if listener is None:
         raise AuthError("Internal error: a browser sign-in ran without a callback listener")
+    from .callback import judge, pasted_query  # only a browser sign-in waits for a callback
+
     uri = listener.redirect_uri
     ports.notify(WaitingForCallback(uri, effect.timeout, lambda text: listener.submit(pasted_query(text, uri))))
 

@@ -34,9 +34,13 @@ from .credentials import OAuthTokens
 from .errors import DeviceAuthFailed, InvalidTokenResponse
 from .flow import AuthCodeFlow, DeviceAuthorization
 from .http import HttpRequest, HttpResponse, form_post
-from .pkce import METHOD, Entropy, make_state, make_verifier, s256
 from .primitives import format_instant, is_loopback_host
 from .redact import neutralize, scrub_body
+from .retry import parse_retry_after
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .pkce import Entropy
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 DEVICE_MAX_INTERVAL = 60.0
@@ -45,7 +49,6 @@ DEVICE_MAX_SECONDS = 30 * 60.0
 DEVICE_BODY_LIMIT = 64 * 1024
 MIN_EXPIRES_IN = 30.0
 MAX_EXPIRES_IN = 366 * 24 * 3600.0
-MAX_RETRY_AFTER = 3600.0
 DESCRIPTION_LIMIT = 300
 _NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
@@ -55,6 +58,8 @@ _NUMBER = re.compile(r"[ \t]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+
 
 def start_auth_code_flow(config: ClientConfig, redirect_uri: str, entropy: Entropy) -> AuthCodeFlow:
     """Draw a verifier and a state and build the authorization URL (query order as the TypeScript CLI's)."""
+    from .pkce import METHOD, make_state, make_verifier, s256  # hashlib: only a sign-in needs it
+
     state, verifier = make_state(entropy), make_verifier(entropy)
     query = urlencode(
         {
@@ -139,14 +144,6 @@ def parse_expires_in(value: object) -> float | None:
     if number is None:
         return None
     return min(max(number, MIN_EXPIRES_IN), MAX_EXPIRES_IN)
-
-
-def parse_retry_after(response: HttpResponse) -> float | None:
-    """``Retry-After`` in delta-seconds (ASCII digits only), capped at an hour; an HTTP-date is not used."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value or not value.isascii() or not value.isdigit():
-        return None
-    return min(float(value[:8]), MAX_RETRY_AFTER)
 
 
 # ---------------------------------------------------------------------------------------------- token responses

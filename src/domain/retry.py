@@ -13,10 +13,23 @@
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .http import HttpResponse
+
 BASE = 0.5
 CAP = 8.0
 DID_NOT_ACT = frozenset({429, 503})
 GATEWAY = frozenset({502, 504})
+MAX_RETRY_AFTER = 3600.0
+
+
+def parse_retry_after(response: HttpResponse) -> float | None:
+    """``Retry-After`` in delta-seconds (ASCII digits only), capped at an hour; an HTTP-date is not used."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    return min(float(value[:8]), MAX_RETRY_AFTER)
 
 
 def server_did_not_act(status: int, oauth_error: str | None = None) -> bool:

@@ -34,7 +34,6 @@ from .errors import (
     AuthError,
     Unauthenticated,
 )
-from .flow import Remark
 from .resolve import ApiKeyCredential, Credential
 from .session import Session, as_credential, tokens_of
 
@@ -43,9 +42,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .api import UserInfo
+    from .flow import Remark
 
 # The machine (flow, driver, messages) and the HTTP answer rules (api, retry) are imported where a flow runs or a
 # request is sent: `hyperframes auth token` with a fresh token needs neither, and its cold start is a measured goal.
+
+
+def _remark(message: str) -> Remark:
+    from .flow import Remark
+
+    return Remark(message)
 
 
 @attrs.frozen
@@ -215,7 +221,7 @@ class AuthService(Session):
                 else:  # its tokens go only to the server that issued them, never to this configuration's
                     issuer = urlsplit(account.environment.token_url or account.environment.api).netloc
                     remark = f"the OAuth tokens were not revoked: they were issued by {issuer}, not this configuration's server."
-                    self.ports.notify(Remark(remark))
+                    self.ports.notify(_remark(remark))
                     remarks += (remark,)
             try:
                 removed = self._remove_locked(doc, chosen, keep_api_key)

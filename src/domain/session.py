@@ -294,7 +294,6 @@ class Session:
         """
         from . import retry
         from .api import check_answer, userinfo_request
-        from .messages import parse_retry_after
 
         deadline = self._deadline()
         request = userinfo_request(f"{self.api_url}/v3/users/me", credential, self.config.request_timeout)
@@ -304,7 +303,7 @@ class Session:
             outcome: HttpResponse | TransportError
             try:
                 response = self.ports.http.send(attrs.evolve(request, timeout=max(0.0, min(left, request.timeout))))
-                outcome, status, sent, after = response, response.status, True, parse_retry_after(response)
+                outcome, status, sent, after = response, response.status, True, retry.parse_retry_after(response)
             except TransportError as exc:
                 outcome, status, sent, after = exc, None, bool(getattr(exc, "sent", True)), None
             pause = retry.delay(attempt, after)
