@@ -1,15 +1,20 @@
 """Kill rounds: SIGKILL `hyperframes auth refresh` at a random moment and count the grants that do not survive.
 
-    .venv/bin/python bench/kill_rounds.py [--rounds 500] [--parallel 2] [--reference] [--seed N]
+    .venv/bin/python bench/kill_rounds.py [--rounds 500] [--parallel 2] [--group] [--reference] [--seed N]
 
 Against the local authorization server with refresh-token rotation on. First the typical run time T of an
 uninterrupted `auth refresh` is measured (the median of a few runs at the same parallelism). Then each round
-starts `auth refresh`, sends it SIGKILL at a moment drawn uniformly from [0, T), checks that the credentials file
-is still valid JSON (no leftover temporary files either), and runs `auth refresh` again, uninterrupted:
-success means the grant survived; `invalid_grant` means it was lost (the killed process had spent the refresh
-token, the server had rotated it, and the new one never reached the file). A round continues from the state the
-last one left; after a loss the worker signs in again (a new grant). Rounds are spread over `--parallel`
-workers, each with its own credentials directory and grant.
+starts `auth refresh`, sends it SIGKILL at a moment drawn uniformly from [0, T), waits until no process holds the
+store's lock any more (a child that finishes the save after its parent was killed, see adapters/signals.py),
+checks that the credentials file is still valid JSON, and runs `auth refresh` again, uninterrupted: success means
+the grant survived; `invalid_grant` means it was lost (the killed process had spent the refresh token, the server
+had rotated it, and the new one never reached the file). After that second run, no temporary file may be left in
+the directory (the save sweeps those of killed writers). A round continues from the state the last one left;
+after a loss the worker signs in again (a new grant). Rounds are spread over `--parallel` workers, each with its
+own credentials directory and grant.
+
+By default the kill goes to the command's process (`kill -9 PID`, as the out-of-memory killer does); `--group`
+kills its whole process group at once (`kill -9 -PGID`, as a container or CI job being torn down does).
 
 Our CLI is the clean install in .venv-bench/ (as bench/cold_start.py); `--reference` runs the released
 TypeScript CLI instead (scripts/setup-reference). Prints the counts and the loss rate; the per-round outcomes
@@ -19,6 +24,7 @@ go to bench/results/kill_rounds.json.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -46,9 +52,12 @@ KEEP = {"credentials", "credentials.lock"}
 class Worker:
     """One credentials directory with its own grant; plays rounds one after another."""
 
-    def __init__(self, server: AuthServer, cli: list[str], home: Path, sign_in_lock: threading.Lock) -> None:
+    def __init__(
+        self, server: AuthServer, cli: list[str], home: Path, sign_in_lock: threading.Lock, group: bool = False
+    ) -> None:
         self.server = server
         self.cli = cli
+        self.group = group
         self.home = home
         self.config = home / "config"
         self.sign_in_lock = sign_in_lock
@@ -83,13 +92,37 @@ class Worker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=self.group,  # its own process group, to be killed as one
         )
         time.sleep(delay)
         finished = process.poll() is not None
         if not finished:
-            os.kill(process.pid, signal.SIGKILL)
+            if self.group:
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                os.kill(process.pid, signal.SIGKILL)
         process.wait(RUN_TIMEOUT)
         return finished
+
+    def wait_for_the_store(self) -> None:
+        """Wait until no process holds the store's lock (at most RUN_TIMEOUT)."""
+        lock = self.config / "credentials.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            return
+        try:
+            deadline = time.monotonic() + RUN_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.005)
+        finally:
+            os.close(fd)
 
     def file_problem(self) -> str | None:
         path = self.config / "credentials"
@@ -99,6 +132,9 @@ class Worker:
             return "credentials file missing"
         except (ValueError, UnicodeDecodeError):
             return "credentials file is not valid JSON"
+        return None
+
+    def leftovers(self) -> str | None:
         names = {p.name for p in self.config.iterdir()} - KEEP
         new = sorted(names - self.seen_leftovers)  # a leftover stays: count it in the round that left it
         self.seen_leftovers |= names
@@ -106,8 +142,10 @@ class Worker:
 
     def play(self, delay: float) -> dict[str, object]:
         finished = self.killed_refresh(delay)
+        self.wait_for_the_store()
         problem = self.file_problem()
         code, output, _ = self.refresh()
+        problem = problem or self.leftovers()
         if code == 0:
             outcome = "survived"
         elif "invalid_grant" in output:
@@ -153,6 +191,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=500)
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--group", action="store_true", help="kill the command's whole process group")
     parser.add_argument("--reference", action="store_true", help="kill the released TypeScript CLI instead")
     parser.add_argument("--seed", type=int, default=None)
     options = parser.parse_args()
@@ -166,7 +205,7 @@ def main() -> int:
     try:
         root = Path(tempfile.mkdtemp(prefix="hf-kill-"))
         sign_in_lock = threading.Lock()
-        workers = [Worker(server, cli, root / f"w{i}", sign_in_lock) for i in range(options.parallel)]
+        workers = [Worker(server, cli, root / f"w{i}", sign_in_lock, options.group) for i in range(options.parallel)]
         typical = typical_run_time(workers)
         delays = [rng.uniform(0, typical) for _ in range(options.rounds)]
         shares = [delays[i :: options.parallel] for i in range(options.parallel)]
@@ -192,6 +231,7 @@ def main() -> int:
     others = Counter(str(r["message"]) for r in results if r["outcome"] == "other")
     lost = counts["lost"]
     print(f"CLI: {'released TypeScript CLI' if options.reference else 'ours (.venv-bench)'}")
+    print(f"kill: SIGKILL to the {'process group' if options.group else 'process'}")
     print(f"typical `auth refresh` run time (median of {TIMING_RUNS * options.parallel}): {typical * 1000:.0f} ms")
     print(f"rounds: {len(results)} (parallel {options.parallel}, {wall:.0f} s); exited before the kill: {finished}")
     print(f"survived: {counts['survived']}  lost (invalid_grant): {lost}  other failures: {counts['other']}")
@@ -202,7 +242,7 @@ def main() -> int:
     for message, n in others.items():
         print(f"other failure: {message} x{n}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "kill_rounds_reference.json" if options.reference else "kill_rounds.json"
+    name = f"kill_rounds{'_reference' if options.reference else ''}{'_group' if options.group else ''}.json"
     (RESULTS / name).write_text(json.dumps({"typical_ms": typical * 1000, "rounds": results}, indent=2))
     return 0
 

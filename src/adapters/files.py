@@ -32,6 +32,11 @@ a few short retries. A kill at any instant leaves the old or the new content, ne
 systems (btrfs, ZFS, APFS) overwriting reserved blocks can still need new ones: there the reservation lowers the
 risk without removing it.
 
+Each temp file is held with ``flock`` by the process writing it, for as long as it lives (a child the CLI forks to
+finish a save inherits the hold). The next save sweeps the temp files whose hold is free: their writer was killed
+before it could remove them. Where ``flock`` is missing (Windows, which cannot remove an open file anyway), only
+temp files older than ``STALE_TEMP_SECONDS`` are swept.
+
 ``lock()`` is an exclusive kernel lock on ``<file>.lock`` (``adapters.lock``), with a bounded wait; the kernel
 releases it when a process dies, so a crashed holder never wedges the others. When the lock is released and the
 store's file is gone with no save of ours in flight, the lock file is removed too (while still held), so signing
@@ -55,8 +60,8 @@ if TYPE_CHECKING:
     from ..domain.credentials import CredentialsDocument
 
 MAX_FILE_BYTES = 1024 * 1024
-# Temp files older than this belong to killed writers and are swept. Longer than any save or reservation can live
-# (a reservation spans one refresh under the lock: at most LOCK_TIMEOUT), so a live one is never swept.
+# Without flock, temp files older than this belong to killed writers and are swept. Longer than any save or
+# reservation can live (a browser sign-in's reservation spans its wait: at most 5 minutes), so a live one never is.
 STALE_TEMP_SECONDS = 600.0
 LOCK_TIMEOUT = 45.0  # longer than one refresh may take under the lock (15 s per request, 30 s deadline)
 MIN_RESERVATION = 64 * 1024
@@ -326,13 +331,12 @@ class SecureFile:
         """
         directory = self._open_directory(create=True)
         try:
+            self._sweep_stale_temps(directory)
             pending = self._open_reservation(directory)
             try:
                 yield pending
             finally:
                 pending.discard()
-            if pending.committed:
-                self._sweep_stale_temps(directory)
         finally:
             directory.close()
 
@@ -354,6 +358,7 @@ class SecureFile:
         except OSError as exc:
             raise StoreWriteFailed(self.path, exc) from None
         try:
+            _hold(fd)  # before it has a size: a sweeper leaves an empty temp file alone (see _remove_if_abandoned)
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o600)  # the umask may have narrowed it (0400 would still be writable through fd)
             _allocate(fd, max(MIN_RESERVATION, 4 * size))
@@ -365,14 +370,12 @@ class SecureFile:
         return PendingWrite(self, directory, temp, fd)
 
     def _sweep_stale_temps(self, directory: _Directory) -> None:
-        """Remove temp files left by writers that were killed mid-save (older than any live save can be)."""
+        """Remove the temp files of writers that were killed mid-save (see ``_abandoned``)."""
         cutoff = time.time() - STALE_TEMP_SECONDS
         with contextlib.suppress(OSError):
             for name in self._temp_names(directory):
                 with contextlib.suppress(OSError):
-                    info = directory.lstat(name)
-                    if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                        directory.unlink(name)
+                    _remove_if_abandoned(directory, name, cutoff)
 
     def _temp_names(self, directory: _Directory) -> list[str]:
         prefix = f".{self._name}."
@@ -590,8 +593,7 @@ class PendingWrite:
             self._directory.fsync()
             self.discard()
             return
-        assert failure is not None
-        raise StoreWriteFailed(self._store.path, failure)
+        raise StoreWriteFailed(self._store.path, failure or OSError("the save failed"))
 
     def _put(self, data: bytes) -> None:
         if self._fd < 0:  # closed by a try that failed at the rename (Windows)
@@ -697,21 +699,7 @@ def _make_directories(directory: str) -> None:
     Raises:
         StoreWriteFailed: a level cannot be created.
     """
-    missing: list[str] = []
-    here = directory
-    while True:
-        try:
-            os.lstat(here)
-        except FileNotFoundError:
-            missing.append(os.path.basename(here))
-            parent = os.path.dirname(here)
-            if parent == here:
-                return
-            here = parent
-            continue
-        except OSError:
-            return  # a parent we cannot search, or a file: opening the directory reports it precisely
-        break
+    here, missing = _missing_levels(directory)
     if not missing:
         return
     if not _DIR_FDS:
@@ -735,6 +723,29 @@ def _make_directories(directory: str) -> None:
         raise StoreWriteFailed(level, exc) from None
     finally:
         os.close(parent_fd)
+
+
+def _missing_levels(directory: str) -> tuple[str, list[str]]:
+    """The deepest existing ancestor of ``directory`` and the names below it that are missing (deepest first).
+
+    Nothing is missing when the whole path exists, or when the search stops at something we cannot look into (a
+    parent we cannot search, a file, a missing root): opening the directory then reports the problem precisely.
+    """
+    missing: list[str] = []
+    here = directory
+    while True:
+        try:
+            os.lstat(here)
+        except FileNotFoundError:
+            missing.append(os.path.basename(here))
+            parent = os.path.dirname(here)
+            if parent == here:
+                return here, []
+            here = parent
+            continue
+        except OSError:
+            return here, []
+        return here, missing
 
 
 def _make_one(parent_fd: int, name: str) -> int:
@@ -777,6 +788,42 @@ def _write_at(fd: int, data: bytes, offset: int) -> None:
         else:  # Windows
             os.lseek(fd, offset + done, os.SEEK_SET)
             done += os.write(fd, view[done:])
+
+
+def _hold(fd: int) -> None:
+    """Mark a temp file as being written: an exclusive ``flock``, released when its last descriptor closes."""
+    if _POSIX:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _remove_if_abandoned(directory: _Directory, name: str, cutoff: float) -> None:
+    """Remove the temp file ``name`` if no live process is writing it.
+
+    A writer holds its temp file (``_hold``) before giving it a size. So a temp file whose hold we can take and
+    that has a size was left by a writer that died; an empty one may be a writer's between its ``open`` and its
+    ``flock``, and is left alone unless older than ``cutoff``. Without ``flock``, age alone decides.
+    """
+    fd = directory.open(name, _READ_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return
+        if _POSIX:
+            import fcntl
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # its writer is alive
+            if info.st_size == 0 and info.st_mtime >= cutoff:
+                return
+        elif info.st_mtime >= cutoff:
+            return
+        directory.unlink(name)
+    finally:
+        os.close(fd)
 
 
 def _allocate(fd: int, size: int) -> None:

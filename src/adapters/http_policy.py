@@ -164,7 +164,9 @@ def next_hop(request: HttpRequest, response: HttpResponse, hops: int) -> HttpReq
     if response.status == 303 or (response.status in (301, 302) and method == "POST"):
         method, body = "GET", None
         headers.pop("content-type", None)
-    return HttpRequest(method, target, headers, body, request.timeout, True, request.max_bytes)
+    return HttpRequest(
+        method, target, headers, body, request.timeout, follow_redirects=True, max_bytes=request.max_bytes
+    )
 
 
 def send_following(

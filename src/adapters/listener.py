@@ -194,7 +194,7 @@ class LoopbackCallbackListener:
         self._done_served = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         for sock in (self._sock, self._wake_r, self._wake_w):
-            sock.setblocking(False)
+            sock.setblocking(False)  # noqa: FBT003 - positional-only in the standard library
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._sock, selectors.EVENT_READ)
         self._selector.register(self._wake_r, selectors.EVENT_READ)
@@ -223,8 +223,10 @@ class LoopbackCallbackListener:
         if not self._ended.wait(timeout):
             return Verdict(kind="timeout")
         with self._lock:
-            assert self._final is not None
-            return self._final
+            final = self._final
+        if final is None:  # _ended is set only after _final: cannot happen
+            raise RuntimeError("the listener ended without a verdict")
+        return final
 
     def submit(self, query: dict[str, list[str]]) -> Verdict:
         """Judge a query that arrived another way (a redirect URL pasted at the terminal), thread-safely."""
@@ -252,7 +254,7 @@ class LoopbackCallbackListener:
         to the done page, up to ``linger`` seconds for the browser to fetch it."""
         if self._closed:
             return
-        self.finish(False, None)
+        self.finish(ok=False, message=None)
         if self._redirected.is_set():
             self._done_served.wait(self._linger)  # the browser is on its way to the done page: let it land
         self._closed = True
@@ -333,7 +335,7 @@ class LoopbackCallbackListener:
             sock, _addr = self._sock.accept()
         except OSError:  # the peer gave up before we got to it
             return
-        sock.setblocking(False)
+        sock.setblocking(False)  # noqa: FBT003 - positional-only in the standard library
         if len(self._connections) >= self._capacity:
             self._shed()
         conn = _Connection(sock, time.monotonic(), self._read_timeout)

@@ -8,6 +8,18 @@ SIGTERM or SIGHUP is re-delivered with its previous disposition, so the process 
 
 Signal handlers can only be installed from the main thread; elsewhere (a library used from a worker thread) the
 guard does nothing, and signals behave as they always do there.
+
+A signal that cannot be caught (SIGKILL: ``kill -9``, the out-of-memory killer) would still end a refresh between the
+server's answer and the rename that saves it, and with refresh-token rotation the grant is then lost. So the CLI's
+shield is made with ``split=True``: when armed, the command's process forks, the child carries on (sends the
+request, saves the answer, prints the result) and the parent, the process the shell and any killer know, waits for
+it and ends as it ends. If the parent is killed, the child still finishes the save: it holds the store's lock and
+its reserved temp file through descriptors inherited across the fork. The parent passes SIGTERM and SIGHUP on to
+the child (whose guard holds them back like its own) and ignores SIGINT, which a terminal sends to both. A kill of
+the whole process group or container during the save still loses it; the window is measured by
+``bench/kill_rounds.py --group``. There is no split without ``fork``, on macOS (where forking without ``exec``
+is unsafe once system frameworks are loaded), or when another thread is running (a fork copies only the calling
+thread, and locks the others hold would stay locked in the child); the library never splits.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -30,8 +43,9 @@ Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | No
 
 
 class _Guard:
-    def __init__(self, warn: Callable[[str], None]) -> None:
+    def __init__(self, warn: Callable[[str], None], split: bool) -> None:
         self._warn = warn
+        self._split = split
         self._armed = False
         self._held: list[int] = []
         self._previous: dict[int, Handler] = {}
@@ -43,6 +57,9 @@ class _Guard:
             self._previous[number] = signal.getsignal(number)
             signal.signal(number, self._hold)
         self._armed = True
+        if self._split:
+            self._split = False  # once: a child that arms again carries on itself
+            _continue_in_child(self._held)
 
     def _hold(self, number: int, _frame: FrameType | None) -> None:
         if number == signal.SIGINT and signal.SIGINT in self._held:
@@ -71,19 +88,73 @@ class _Guard:
         os.kill(os.getpid(), first)  # delivered now with the disposition the process had before
 
 
+def can_split() -> bool:
+    """Whether ``_continue_in_child`` would fork here and now."""
+    return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
+
+
+def _continue_in_child(held: list[int]) -> None:
+    """Fork: return in the child, which carries on; in the parent, wait for the child and end as it ends.
+
+    ``held`` is the armed guard's list of held-back signals (the child has its own copy of what it holds so far).
+    """
+    if not can_split():
+        return
+    for stream in (sys.stdout, sys.stderr):  # flushed now, or both processes would write what is buffered
+        with contextlib.suppress(Exception):
+            stream.flush()
+    before = len(held)
+    try:
+        child = os.fork()
+    except OSError:
+        return  # no room for a process: the save still happens, here
+    if child == 0:
+        return
+    _wait_and_mirror(child, held, before)
+
+
+def _wait_and_mirror(child: int, held: list[int], before: int) -> None:
+    """The parent's side: forward signals, wait for ``child``, exit with its status (never returns)."""
+
+    def forward(number: int, _frame: FrameType | None = None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, number)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the child directly
+    for number in _SIGNALS:
+        if number != signal.SIGINT:
+            signal.signal(number, forward)
+    for number in held[before:]:  # arrived here between the fork and the handlers above
+        if number != signal.SIGINT:
+            forward(number)
+    try:
+        _, status = os.waitpid(child, 0)
+    except ChildProcessError:  # cannot happen for our own child; end as a failure rather than hang
+        os._exit(1)
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:  # the child died of a signal: die of the same one, so the shell reports what happened
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+        code = 128 - code
+    os._exit(code)
+
+
 class SignalShield:
     """Implements ``Shield``.
 
     Args:
         warn: how to tell the person what a first Ctrl-C does (the CLI writes to stderr).
+        split: when armed, continue in a child process that outlives a kill of this one (the CLI's own process
+            only: see the module's documentation).
     """
 
-    def __init__(self, warn: Callable[[str], None]) -> None:
+    def __init__(self, warn: Callable[[str], None], split: bool = False) -> None:
         self._warn = warn
+        self._split = split
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[_Guard]:
-        guard = _Guard(self._warn)
+        guard = _Guard(self._warn, self._split)
         try:
             yield guard
         finally:

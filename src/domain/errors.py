@@ -489,7 +489,7 @@ class UnknownAccount(AuthError):
         self.accounts = accounts
 
 
-def _transport(error: TransportError, host: str, sent: bool, message: str, hint: str) -> None:
+def _transport(error: TransportError, host: str, *, sent: bool, message: str, hint: str) -> None:
     AuthError.__init__(error, message, hint)
     error.host = host
     error.sent = sent
@@ -508,9 +508,9 @@ class RequestTimedOut(TransportError):
         _transport(
             self,
             host,
-            sent,
-            f"{host} was too slow to answer (gave up after {seconds:g} s)",
-            "Try again; if it keeps happening, check your network connection and proxy settings (HTTPS_PROXY, NO_PROXY).",
+            sent=sent,
+            message=f"{host} was too slow to answer (gave up after {seconds:g} s)",
+            hint="Try again; if it keeps happening, check your network connection and proxy settings (HTTPS_PROXY, NO_PROXY).",
         )
         self.seconds = seconds
 
@@ -524,9 +524,9 @@ class ResponseTruncated(TransportError):
         _transport(
             self,
             host,
-            True,
-            f"The answer from {host} was cut short (the connection closed before the whole body arrived)",
-            "Try again; if it keeps happening, a proxy or the network may be cutting connections.",
+            sent=True,
+            message=f"The answer from {host} was cut short (the connection closed before the whole body arrived)",
+            hint="Try again; if it keeps happening, a proxy or the network may be cutting connections.",
         )
 
 
@@ -540,9 +540,9 @@ class CertificateError(TransportError):
         _transport(
             self,
             host,
-            False,
-            _with_detail(f"Could not verify the TLS certificate of {host}", reason),
-            "If a proxy inspects TLS, set SSL_CERT_FILE to its CA bundle (a PEM file).",
+            sent=False,
+            message=_with_detail(f"Could not verify the TLS certificate of {host}", reason),
+            hint="If a proxy inspects TLS, set SSL_CERT_FILE to its CA bundle (a PEM file).",
         )
 
 
@@ -561,8 +561,8 @@ class ProxyError(TransportError):
         _transport(
             self,
             proxy,
-            False,
-            f"The proxy {proxy} (from {variable}) {detail}" if proxy else f"The proxy in {variable} {detail}",
-            f"Check {variable} (its host, port, user and password) and NO_PROXY, or unset it to connect directly.",
+            sent=False,
+            message=f"The proxy {proxy} (from {variable}) {detail}" if proxy else f"The proxy in {variable} {detail}",
+            hint=f"Check {variable} (its host, port, user and password) and NO_PROXY, or unset it to connect directly.",
         )
         self.variable = variable

@@ -43,6 +43,8 @@ class Adapters:
         clock, http, browser, listen, store, entropy, notify, shield: one per port (see ``domain/ports.py``).
         passphrase_prompt: the encrypted store may ask for its passphrase at a hidden prompt on a terminal.
         warn: where the signal shield explains a first Ctrl-C (the CLI writes to stderr).
+        split: the process is the CLI's own: a spend (a refresh, a code exchange) goes on in a child process that
+            finishes the save even if this one is killed (``adapters/signals.py``). Never for a library's host.
     """
 
     clock: Clock | None = None
@@ -55,6 +57,7 @@ class Adapters:
     shield: Shield | None = None
     passphrase_prompt: bool = False
     warn: Callable[[str], None] | None = None
+    split: bool = False
 
 
 # ---------------------------------------------------------------------------------------------- real adapters
@@ -150,10 +153,10 @@ def _read_user(payload: object) -> UserInfo:
     return read_user_info(payload)
 
 
-def _signal_shield(warn: Callable[[str], None] | None) -> Shield:
+def _signal_shield(warn: Callable[[str], None] | None, split: bool) -> Shield:
     from ..adapters.signals import SignalShield
 
-    return SignalShield(warn or _log_warning)
+    return SignalShield(warn or _log_warning, split=split)
 
 
 LOGGER = "hyperframes_auth"
@@ -217,7 +220,7 @@ def build(settings: Settings, env: Mapping[str, str] | None = None, adapters: Ad
         entropy=given.entropy or _system_entropy,
         read_user=_read_user,
         notify=given.notify or log_notice,
-        shield=given.shield or _OnFirstUse(lambda: _signal_shield(given.warn)),  # type: ignore[arg-type]
+        shield=given.shield or _OnFirstUse(lambda: _signal_shield(given.warn, given.split)),  # type: ignore[arg-type]
     )
     return AuthService(settings.client(), ports, env, settings.api_url, settings.leeway)
 

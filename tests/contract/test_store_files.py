@@ -337,9 +337,43 @@ def test_sigkill_during_saves_never_leaves_a_torn_file(tmp_path: Path) -> None:
     assert outcomes == {True, False}
     leftovers = [p for p in tmp_path.iterdir() if p.name != "credentials"]
     assert all(p.name.startswith(".credentials.") and p.name.endswith(".tmp") for p in leftovers)
-    for stale in leftovers:  # temp files of killed writers: the next save sweeps the stale ones
+    # The temp files of killed writers: the next save removes them at once (no live process holds them)...
+    CredentialsFile(str(path)).write(NEW)
+    remaining = [p for p in tmp_path.iterdir() if p.name != "credentials"]
+    # ...except one a writer was killed with between creating it and holding it (still empty): that one is only
+    # removed once it is old enough that no live writer can be at that step
+    assert all(p.stat().st_size == 0 for p in remaining)
+    for stale in remaining:
         os.utime(stale, (0, 0))
     CredentialsFile(str(path)).write(NEW)
+    assert [p.name for p in tmp_path.iterdir()] == ["credentials"]
+
+
+def _reserve_and_wait(path: str, ready: object, go: object) -> None:
+    store = CredentialsFile(path)
+    with store.reserve() as pending:
+        ready.set()  # type: ignore[attr-defined]
+        assert go.wait(30)  # type: ignore[attr-defined]
+        pending.commit(NEW)
+
+
+def test_a_save_never_sweeps_the_reservation_of_a_live_writer(tmp_path: Path) -> None:
+    """A browser sign-in holds its reservation for minutes without the store's lock; saves meanwhile leave it."""
+    path = tmp_path / "credentials"
+    CredentialsFile(str(path)).write(OLD)
+    ready, go = FORK.Event(), FORK.Event()
+    writer = FORK.Process(target=_reserve_and_wait, args=(str(path), ready, go))
+    writer.start()
+    assert ready.wait(10)
+    [temp] = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    os.utime(temp, (0, 0))  # even an old-looking one: its writer holds it
+    for _ in range(3):
+        CredentialsFile(str(path)).write(OLD)
+    assert temp.exists()
+    go.set()
+    writer.join(30)
+    assert writer.exitcode == 0
+    assert CredentialsFile(str(path)).read().content() == NEW.content()
     assert [p.name for p in tmp_path.iterdir()] == ["credentials"]
 
 

@@ -1,0 +1,109 @@
+"""The CLI's shield splits at the spend: the save survives a SIGKILL of the command's own process.
+
+Each test runs ``split_saver`` (a refresh's reserve / arm / commit, with the server's answer replaced by a line on
+stdin) as a real process and kills or signals it at the moment a refresh is most exposed: the request is out and
+the answer not yet saved.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hyperframes_auth.adapters.credentials_file import CredentialsFile
+from hyperframes_auth.adapters.signals import FIRST_INTERRUPT
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
+
+from .split_saver import NEW
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork") or sys.platform == "darwin", reason="the split needs fork (and is off on macOS)"
+)
+ROOT = Path(__file__).resolve().parents[2]
+OLD = CredentialsDocument(oauth=OAuthTokens("at_before_split", "rt_before_split"))
+
+
+def _start(path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    CredentialsFile(str(path)).write(OLD)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.contract.split_saver", str(path), *extra],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    words = process.stdout.readline().split()
+    assert words[:1] == ["armed"], words
+    return process, int(words[1])
+
+
+def _answer_and_collect(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """Send the 'server's answer' and read both streams to their end (the end of every process holding them)."""
+    assert process.stdin is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdin.write("answer\n")
+    process.stdin.close()
+    return process.stdout.read(), process.stderr.read()
+
+
+def test_a_sigkill_of_the_command_after_the_spend_does_not_lose_the_save(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    process, worker = _start(path)
+    assert worker != process.pid  # the work goes on in a child
+    process.kill()
+    assert process.wait(10) == -signal.SIGKILL
+    out, _ = _answer_and_collect(process)  # the orphaned child gets the answer, saves, and ends
+    assert out == "saved\n"
+    assert CredentialsFile(str(path)).read().content() == NEW.content()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["credentials", "credentials.lock"]
+
+
+def test_the_store_stays_locked_until_the_orphaned_child_has_saved(tmp_path: Path) -> None:
+    """Another command must not read the old refresh token while the child still saves the new one."""
+    from hyperframes_auth.domain.errors import StoreLocked
+
+    path = tmp_path / "credentials"
+    process, _ = _start(path)
+    process.kill()
+    process.wait(10)
+    with pytest.raises(StoreLocked), CredentialsFile(str(path), lock_timeout=0.2).lock():
+        pass
+    _answer_and_collect(process)
+    with CredentialsFile(str(path), lock_timeout=10).lock():
+        assert CredentialsFile(str(path)).read().content() == NEW.content()
+
+
+def test_sigterm_to_the_command_is_passed_on_held_back_until_saved_then_obeyed(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    process, _ = _start(path)
+    process.send_signal(signal.SIGTERM)
+    assert process.stderr is not None
+    assert process.stderr.readline() == f"warned: {FIRST_INTERRUPT}\n"  # the child held it back
+    out, _ = _answer_and_collect(process)
+    assert out == "saved\n"
+    assert process.wait(10) == -signal.SIGTERM  # then ended by it, as the command would have been
+    assert CredentialsFile(str(path)).read().content() == NEW.content()
+
+
+def test_the_command_ends_with_its_childs_exit_code_and_output(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    process, _ = _start(path)
+    out, err = _answer_and_collect(process)
+    assert (process.wait(10), out, err) == (0, "saved\n", "")
+
+
+def test_no_split_while_another_thread_runs(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    process, worker = _start(path, "--thread")
+    assert worker == process.pid
+    out, _ = _answer_and_collect(process)
+    assert (process.wait(10), out) == (0, "saved\n")
+    assert CredentialsFile(str(path)).read().content() == NEW.content()
