@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..domain.api import UserInfo
     from ..domain.service import AuthService, LoginResult, LogoutResult
     from .httpx_auth import HeyGenHttpxAuth
+    from .terminal import LoginConsole
 
 
 @attrs.frozen(kw_only=True)
@@ -94,6 +95,7 @@ class HeyGenAuth:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.settings = settings or Settings.from_env(self.env)
         self.interactive = interactive
+        self._console: LoginConsole | None = None
         if interactive and (adapters is None or adapters.notify is None):
             # A person is there (the caller said so): show them the sign-in as the CLI does, including the
             # pasted-URL fallback when no browser can be opened.
@@ -101,6 +103,7 @@ class HeyGenAuth:
 
             console = LoginConsole(Terminal(env=self.env), remote=self.settings.remote or self.settings.no_browser)
             adapters = attrs.evolve(adapters or Adapters(), notify=console)
+            self._console = console
         self.service: AuthService = build(self.settings, self.env, adapters)
 
     @classmethod
@@ -132,12 +135,23 @@ class HeyGenAuth:
             scopes: the scopes to ask for, space-separated (``settings.scope`` by default).
         """
         self._require_interaction("Signing in")
-        return self._with_scope(scopes).login_browser()
+        try:
+            return self._with_scope(scopes).login_browser()
+        finally:
+            self._finished()
 
     def login_device(self, scopes: str | None = None) -> LoginResult:
         """Device-code sign-in (RFC 8628) for headless machines. Needs ``interactive=True``."""
         self._require_interaction("Signing in with a device code")
-        return self._with_scope(scopes).login_device()
+        try:
+            return self._with_scope(scopes).login_device()
+        finally:
+            self._finished()
+
+    def _finished(self) -> None:
+        """A sign-in shown on the terminal is over: its live line goes (it would otherwise tick on)."""
+        if self._console is not None:
+            self._console.finished()
 
     def _with_scope(self, scopes: str | None) -> AuthService:
         if not scopes:

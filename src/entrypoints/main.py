@@ -109,8 +109,14 @@ def _typer(args: list[str], terminal: Terminal | None) -> int:
 
         completion_init()
 
+    streams = sys.stdout, sys.stderr
     try:
         app(args=args, prog_name="hyperframes", obj=terminal)  # standalone: usage errors exit 2
     except SystemExit as exc:
+        if sys.stdout is not streams[0]:
+            # click met EPIPE (its own help text, or a command's output): it then wraps both streams to keep
+            # later flushes quiet and exits 1. Same streams back, and the exit every other way out gives.
+            sys.stdout, sys.stderr = streams
+            return _quiet_exit_on_broken_pipe()
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0

@@ -1,8 +1,9 @@
 """The terminal: output streams, input, colour, prompts, a live waiting line, and what a sign-in shows a person.
 
 Conventions: results on stdout, diagnostics on stderr. Each stream decides about colour for itself: ``NO_COLOR``
-turns it off, ``FORCE_COLOR`` (other than ``0``) turns it on, otherwise only a terminal gets it. Nothing a server
-sent is printed without going through ``neutralize``.
+(set and not empty) turns it off, ``FORCE_COLOR`` (other than ``0``) turns it on, otherwise only a terminal gets it.
+Nothing a server sent is printed without going through ``neutralize``. One live line (the time left) is drawn on a
+terminal's stderr while a sign-in waits, and only while nobody types on that terminal.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def writable(text: str, stream: object) -> str:
 
 
 def _colour(stream: object, env: Mapping[str, str]) -> bool:
-    if "NO_COLOR" in env:
+    if env.get("NO_COLOR"):  # set and not empty, as no-color.org defines it
         return False
     force = env.get("FORCE_COLOR")
     if force is not None and force != "":
@@ -179,6 +180,37 @@ class Terminal:
             raise
         return answer.strip().lower() in ("y", "yes")
 
+    def hide_typing(self) -> Callable[[], None]:
+        """Stop a terminal on stdin from echoing what is typed, and return what turns the echo back on.
+
+        While a live line is drawn, an echoed Enter would push it up a line and leave a stale copy behind. Nothing
+        changes (and the undo does nothing) when stdin is not a terminal, or where there is no ``termios``.
+        """
+        try:
+            import termios
+        except ImportError:  # pragma: no cover - Windows: no termios, the echo stays as it is
+            return _nothing
+        try:
+            fd = self.stdin.fileno()
+            saved = termios.tcgetattr(fd)
+            quiet = list(saved)
+            quiet[3] &= ~termios.ECHO  # the local modes
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        except (OSError, ValueError, AttributeError, termios.error):  # not a terminal, or a closed stream
+            return _nothing
+
+        def restore() -> None:
+            import contextlib
+
+            with contextlib.suppress(OSError, termios.error):  # the terminal went away: nothing to restore
+                termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+        return restore
+
+
+def _nothing() -> None:
+    """An undo with nothing to undo."""
+
 
 class _Lock:
     """A lock made on first use: most commands never write from two threads, and never import ``threading``."""
@@ -251,6 +283,7 @@ class LoginConsole:
         self._redirect_uri: str | None = None
         self._pasting = False
         self._needs_paste = remote
+        self._restore_echo: Callable[[], None] = _nothing
 
     def __call__(self, notice: Notice) -> None:
         from ..domain import ports
@@ -277,10 +310,12 @@ class LoginConsole:
             t.warn(t.paint(f"Note: {neutralize(notice.message)}", "2"))
 
     def finished(self) -> None:
-        """The sign-in is over: clear the live line."""
+        """The sign-in is over: clear the live line, and let the terminal echo typing again."""
         if self._countdown is not None:
             self._countdown.stop()
             self._countdown = None
+        self._restore_echo()
+        self._restore_echo = _nothing
 
     # ------------------------------------------------------------------------------------------ browser
 
@@ -293,6 +328,11 @@ class LoginConsole:
         self.terminal.say(f"Waiting for callback on {notice.redirect_uri} ...")
         if self._needs_paste:
             self._start_paste_prompt()
+        if self._pasting and isatty(self.terminal.stdin):
+            # The person types (pastes) on this terminal: a line redrawn every second would wipe what they type.
+            left = int(notice.timeout)
+            self.terminal.warn(f"(This sign-in waits {left // 60}:{left % 60:02d} for the address.)")
+            return
         self._countdown = Countdown(self.terminal, "Waiting for the browser", notice.timeout).start()
 
     def _start_paste_prompt(self) -> None:
@@ -345,10 +385,11 @@ class LoginConsole:
             from .bootstrap import background
 
             opener = self.offer_browser
+            self._restore_echo = t.hide_typing()  # the Enter must not push the live line up
 
             def wait_for_enter() -> None:
-                if t.stdin.readline():
-                    opener(page)
+                if t.stdin.readline() and not opener(page):
+                    t.warn("Could not open a browser: open the address above yourself.")
 
             background(wait_for_enter, name="hf-device-enter")
         t.say("Waiting for approval ...")

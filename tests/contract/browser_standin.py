@@ -6,7 +6,9 @@ person: it logs in and consents through the authorization server's own pages, th
 CLI's loopback listener, as a browser would.
 
 STANDIN_MODE: ``approve`` (default), ``deny`` (abort at the login page), ``forged-first`` (hit the listener with a
-wrong state first), ``ignore`` (never sign in). STANDIN_LOG: a file the child appends its progress and errors to.
+wrong state first), ``ignore`` (never sign in), ``device`` (the page opened is a device code's verification page:
+confirm the code and approve). STANDIN_LOG: a file the stand-in appends to: the address it was asked to open
+(``opened <url>``, written before the CLI learns the browser opened), then the child's progress and errors.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ def child(url: str) -> int:
         return 0  # a person who never signs in
     user = ScriptedUser(os.environ.get("STANDIN_LOGIN", "alice"))
     try:
+        if mode == "device":
+            user.approve_device(url)
+            _log("approved the device code")
+            return 0
         callback = user.authorize(url, deny=mode == "deny")
         _log(f"redirected to {callback.split('?')[0]}")
         if mode == "forged-first":
@@ -53,6 +59,7 @@ def child(url: str) -> int:
 def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[1] == "--child":
         return child(argv[2])
+    _log(f"opened {argv[1]}")  # before the CLI is told the browser opened
     subprocess.Popen(
         [sys.executable, __file__, "--child", argv[1]],
         start_new_session=True,

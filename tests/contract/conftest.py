@@ -135,6 +135,15 @@ def server_factory() -> Iterator[Any]:
         server.stop()
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs of our own, to fill up without touching the real disk (root only; see ``mounts.py``)."""
+    from .mounts import small_tmpfs
+
+    with small_tmpfs(tmp_path) as disk:
+        yield disk
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield

@@ -1,4 +1,5 @@
-"""Small servers of our own for the hardening tests: a recording HTTP(S) server, a private CA, a holding relay.
+"""Small servers of our own for the hardening tests: a recording HTTP(S) server and a holding relay (the private CA
+for https is ``tls.make_pki``).
 
 All of them listen on 127.0.0.1 on an ephemeral port, serve from daemon threads, give every connection a socket
 timeout, and stop when their ``with`` block ends, so a failing test never leaves one behind.
@@ -7,8 +8,6 @@ timeout, and stop when their ``with`` block ends, so a failing test never leaves
   the request. Given a TLS context it serves https; it then tells TLS from plain http by the connection's first
   byte, so ``https://127.0.0.1:<port>`` and ``http://127.0.0.1:<port>`` are the same socket: the sharpest
   scheme downgrade there is.
-* :func:`private_ca` makes a throw-away certificate authority and a server certificate for 127.0.0.1 and
-  localhost, and returns the server's and the client's ``ssl`` contexts.
 * :class:`HoldingRelay` forwards TCP connections to an upstream server and holds back the answers a predicate
   picks until the test releases them, signalling when one is held: the request has reached the server and the
   server has acted on it, and the client is still waiting for the answer. That is the moment a signal is worst.
@@ -17,15 +16,12 @@ timeout, and stop when their ``with`` block ends, so a failing test never leaves
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import socket
 import socketserver
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Self
 
 import attrs
@@ -144,78 +140,6 @@ class TinyServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-# ---------------------------------------------------------------------------------------------- a private CA
-
-
-@attrs.frozen
-class Tls:
-    server: ssl.SSLContext
-    client: ssl.SSLContext
-
-
-def private_ca(directory: Path) -> Tls:
-    """A CA made for this test only, and a certificate it signed for 127.0.0.1 and localhost."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hyperframes-auth test CA")])
-    usage = dict.fromkeys(("content_commitment", "key_encipherment", "data_encipherment", "key_agreement"), False)
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-                **usage,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=2))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "server.pem", directory / "server.key"
-    cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_file, key_file)
-    client = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode("ascii"))
-    return Tls(server, client)
 
 
 # ---------------------------------------------------------------------------------------------- the relay

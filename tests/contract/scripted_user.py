@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from typing import Self
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -61,6 +62,12 @@ class ScriptedUser:
 
     def close(self) -> None:
         self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def _submit(self, base: str, form: dict[str, object], extra: dict[str, str] | None = None) -> httpx.Response:
         fields = dict(form["inputs"])  # type: ignore[arg-type]
@@ -115,6 +122,19 @@ class ScriptedUser:
                 return self._submit(str(response.url), form, {"abort": "yes"}).text
             response = self._submit(str(response.url), form)
         raise AssertionError("too many steps approving the device code")
+
+
+def callback_for(url: str, login: str = "alice") -> str:
+    """Sign in as ``login`` at an authorization URL; the address the browser is then sent to (not followed: the
+    person copies it from the address bar)."""
+    with ScriptedUser(login) as user:
+        return user.authorize(url)
+
+
+def sign_in_at(url: str, login: str = "alice") -> None:
+    """Sign in as ``login`` at an authorization URL and follow the redirect to the client's listener, as a browser."""
+    with ScriptedUser(login) as user:
+        user.deliver(user.authorize(url))
 
 
 def code_of(callback_url: str) -> str:

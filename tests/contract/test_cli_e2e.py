@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
@@ -11,12 +12,15 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import pytest
 
 from .conftest import API_KEY, PYTHON, STANDIN, AuthServer
-from .scripted_user import ScriptedUser
+from .scripted_user import ScriptedUser, callback_for
+
+if TYPE_CHECKING:
+    import pexpect
 
 pytestmark = pytest.mark.contract
 HYPERFRAMES = str(Path(sys.executable).with_name("hyperframes"))
@@ -49,6 +53,36 @@ def hf(
         timeout=timeout,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def on_a_terminal(
+    env: dict[str, str], *args: str, timeout: float = 30, command: str = HYPERFRAMES
+) -> Iterator[pexpect.spawn]:
+    """``hyperframes <args>`` (or another ``command``) with stdin, stdout and stderr on one pseudo-terminal, closed
+    (killed if it still runs) when the block ends; everything it wrote is kept for :func:`transcript`."""
+    import pexpect
+
+    child = pexpect.spawn(command, list(args), env=env, encoding="utf-8", timeout=timeout, dimensions=(24, 200))
+    child.logfile_read = io.StringIO()
+    try:
+        yield child
+    finally:
+        child.close(force=True)
+
+
+def finish(child: pexpect.spawn) -> int:
+    """Wait for the end of a command on a terminal; its exit code."""
+    import pexpect
+
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus is not None, f"ended by signal {child.signalstatus}"
+    return int(child.exitstatus)
+
+
+def transcript(child: pexpect.spawn) -> str:
+    return str(child.logfile_read.getvalue())
 
 
 def test_login_status_token_refresh_logout(auth_server: AuthServer, tmp_path: Path) -> None:
@@ -174,11 +208,7 @@ def test_remote_terminal_accepts_the_pasted_redirect_url(auth_server: AuthServer
     with spawn(env, "auth", "login") as (process, out, err):
         url = err.wait_for(r"(http://127\.0\.0\.1:\d+/oauth/authorize\?\S+)").group(1)
         err.wait_for(r"paste it here")
-        user = ScriptedUser()
-        try:
-            callback = user.authorize(url)  # the browser "cannot reach" the remote listener: keep the URL
-        finally:
-            user.close()
+        callback = callback_for(url)  # the browser "cannot reach" the remote listener: keep the URL
         assert process.stdin is not None
         for line in ("just-a-bare-code", callback.replace("state=", "state=wrong"), callback):
             process.stdin.write(line + "\n")
@@ -194,13 +224,12 @@ def test_device_login_through_the_cli(auth_server: AuthServer, tmp_path: Path) -
     env = cli_env(auth_server, tmp_path)
     with spawn(env, "auth", "login", "--device") as (process, out, err):
         complete = out.wait_for(r"\(or open (\S+)\)").group(1)
-        user = ScriptedUser()
-        try:
+        with ScriptedUser() as user:
             user.approve_device(complete)
-        finally:
-            user.close()
         assert process.wait(40) == 0, err.seen
         out.wait_for(r"✓ Signed in as alice@example.test\.")
+    assert "left)" not in err.seen  # off a terminal: plain lines, no live countdown
+    assert "\r" not in out.seen + err.seen
     assert json.loads((tmp_path / "config" / "credentials").read_text())["oauth"]["access_token"]
 
 
@@ -327,28 +356,18 @@ def test_the_encrypted_store_end_to_end(auth_server: AuthServer, tmp_path: Path)
 
 
 def test_hidden_prompt_and_confirmation_on_a_real_terminal(auth_server: AuthServer, tmp_path: Path) -> None:
-    import pexpect
-
     env = cli_env(auth_server, tmp_path)
-    child = pexpect.spawn(HYPERFRAMES, ["auth", "login", "--api-key"], env=env, encoding="utf-8", timeout=30)
-    try:
+    with on_a_terminal(env, "auth", "login", "--api-key") as child:
         child.expect("Enter HeyGen API key: ")
         child.sendline(API_KEY)
         child.expect("API key saved. Authenticated as api-key-user@example.test.")
-        child.expect(pexpect.EOF)
-        assert API_KEY not in (child.before or "")  # the prompt did not echo the key
-    finally:
-        child.close()
-    assert child.exitstatus == 0
-    child = pexpect.spawn(HYPERFRAMES, ["auth", "logout"], env=env, encoding="utf-8", timeout=30)
-    try:
+        assert finish(child) == 0
+    assert API_KEY not in transcript(child)  # the prompt did not echo the key
+    with on_a_terminal(env, "auth", "logout") as child:
         child.expect(r"Continue\? \[y/N\] ")
         child.sendline("yes")
         child.expect("Signed out.")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close()
-    assert child.exitstatus == 0
+        assert finish(child) == 0
     assert not (tmp_path / "config" / "credentials").exists()
 
 

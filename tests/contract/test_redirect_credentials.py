@@ -15,7 +15,7 @@ stripped by the auth flow itself.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,7 +27,8 @@ from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
 from hyperframes_auth.domain.primitives import format_instant
 from tests.fakes import SETTINGS, T0, FakeClock, FakeStore, facade
 
-from .local_servers import Reply, Seen, TinyServer, Tls, private_ca
+from .local_servers import Reply, Seen, TinyServer
+from .tls import Pki, make_pki
 
 pytestmark = pytest.mark.contract
 
@@ -61,8 +62,8 @@ def leaked(seen: list[Seen]) -> list[tuple[str, str]]:
 class Api:
     """The API server: ``/go/<status>?to=<url>`` redirects there; anything else is a plain 200."""
 
-    def __init__(self, tls: Tls | None = None) -> None:
-        self.server = TinyServer(self.answer, tls.server if tls else None)
+    def __init__(self, tls: Pki | None = None) -> None:
+        self.server = TinyServer(self.answer, tls.server_context() if tls else None)
         self.targets: dict[str, str] = {}
 
     def answer(self, seen: Seen) -> Reply:
@@ -84,8 +85,8 @@ def other() -> Iterator[TinyServer]:
 
 
 @pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return private_ca(Path(tmp_path_factory.mktemp("ca")))
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(Path(tmp_path_factory.mktemp("ca")))
 
 
 def make_auth(api_url: str, kind: str):  # type: ignore[no-untyped-def]
@@ -113,14 +114,35 @@ def get_async(auth_url: str, kind: str, url: str, verify: object = True) -> http
 GETTERS = {"sync": get_sync, "async": get_async}
 
 
+def through_redirect(
+    client: str, kind: str, status: int, target: Callable[[TinyServer], str], tls: Pki | None = None
+) -> tuple[Api, httpx.Response]:
+    """Ask the API (over https when ``tls`` is given) for a path it redirects with ``status`` to ``target`` (of the
+    API's own server); the answer, and the API whose server has stopped, with what it saw."""
+    api = Api(tls)
+    with api.server:
+        path = api.redirect(status, target(api.server))
+        base = api.server.https if tls else api.server.http
+        verify = (tls.client_context(),) if tls else ()
+        response = GETTERS[client](base, kind, f"{base}{path}", *verify)
+    return api, response
+
+
+def only_the_first_carried_it(api: Api, kind: str) -> tuple[Seen, Seen]:
+    """The API's socket got two requests, the redirecting one and the landing on another origin: the credential
+    went with the first only."""
+    first, landing = api.server.seen
+    assert leaked([landing]) == []
+    name, value = expected(kind)
+    assert first.header(name) == value
+    return first, landing
+
+
 @pytest.mark.parametrize("client", ["sync", "async"])
 @pytest.mark.parametrize("kind", ["api_key", "oauth"])
 @pytest.mark.parametrize("status", REDIRECTS)
 def test_no_credential_reaches_another_port(other: TinyServer, client: str, kind: str, status: int) -> None:
-    api = Api()
-    with api.server:
-        path = api.redirect(status, f"{other.http}/landing")
-        response = GETTERS[client](api.server.http, kind, f"{api.server.http}{path}")
+    api, response = through_redirect(client, kind, status, lambda _api: f"{other.http}/landing")
     assert response.status_code == 200
     assert response.text == "other"
     assert [s.path for s in other.seen] == ["/landing"]
@@ -133,28 +155,20 @@ def test_no_credential_reaches_another_port(other: TinyServer, client: str, kind
 @pytest.mark.parametrize("kind", ["api_key", "oauth"])
 @pytest.mark.parametrize("status", REDIRECTS)
 def test_no_credential_reaches_another_host_name_on_the_same_socket(client: str, kind: str, status: int) -> None:
-    api = Api()
-    with api.server:
-        path = api.redirect(status, f"http://localhost:{api.server.port}/landing")
-        response = GETTERS[client](api.server.http, kind, f"{api.server.http}{path}")
+    api, response = through_redirect(client, kind, status, lambda server: f"http://localhost:{server.port}/landing")
     assert response.text == "api"
-    first, landing = api.server.seen
+    _, landing = only_the_first_carried_it(api, kind)
     assert landing.header("host") == f"localhost:{api.server.port}"
-    assert leaked([landing]) == []
-    name, value = expected(kind)
-    assert first.header(name) == value
 
 
 @pytest.mark.parametrize("client", ["sync", "async"])
 @pytest.mark.parametrize("kind", ["api_key", "oauth"])
 @pytest.mark.parametrize("status", REDIRECTS)
 def test_a_same_origin_redirect_keeps_the_credential(client: str, kind: str, status: int) -> None:
-    api = Api()
-    with api.server:
-        path = api.redirect(status, "/landing")
-        response = GETTERS[client](api.server.http, kind, f"{api.server.http}{path}")
+    api, response = through_redirect(client, kind, status, lambda _api: "/landing")
     assert response.text == "api"
     name, value = expected(kind)
+    path = next(iter(api.targets))
     assert [(s.path, s.header(name)) for s in api.server.seen] == [(path, value), ("/landing", value)]
 
 
@@ -162,30 +176,22 @@ def test_a_same_origin_redirect_keeps_the_credential(client: str, kind: str, sta
 @pytest.mark.parametrize("kind", ["api_key", "oauth"])
 @pytest.mark.parametrize("status", REDIRECTS)
 def test_an_https_to_http_downgrade_on_the_same_host_and_port_carries_no_credential(
-    tls: Tls, client: str, kind: str, status: int
+    tls: Pki, client: str, kind: str, status: int
 ) -> None:
-    api = Api(tls)
-    with api.server:
-        path = api.redirect(status, f"{api.server.http}/landing")  # same host, same port, plain http
-        response = GETTERS[client](api.server.https, kind, f"{api.server.https}{path}", tls.client)
+    # The same host, the same port, plain http.
+    api, response = through_redirect(client, kind, status, lambda server: f"{server.http}/landing", tls)
     assert response.text == "api"
-    first, landing = api.server.seen
+    first, landing = only_the_first_carried_it(api, kind)
     assert (first.tls, landing.tls) == (True, False)
-    assert leaked([landing]) == []
-    name, value = expected(kind)
-    assert first.header(name) == value
 
 
 @pytest.mark.parametrize("client", ["sync", "async"])
 @pytest.mark.parametrize("kind", ["api_key", "oauth"])
 @pytest.mark.parametrize("status", REDIRECTS)
 def test_an_https_to_http_downgrade_to_another_port_carries_no_credential(
-    tls: Tls, other: TinyServer, client: str, kind: str, status: int
+    tls: Pki, other: TinyServer, client: str, kind: str, status: int
 ) -> None:
-    api = Api(tls)
-    with api.server:
-        path = api.redirect(status, f"{other.http}/landing")
-        response = GETTERS[client](api.server.https, kind, f"{api.server.https}{path}", tls.client)
+    api, response = through_redirect(client, kind, status, lambda _api: f"{other.http}/landing", tls)
     assert response.text == "other"
     assert leaked(other.seen) == []
     assert api.server.seen[0].tls

@@ -18,7 +18,6 @@ the installed CLI and the facade.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -38,17 +37,13 @@ from tests.fakes import facade
 
 from .conftest import API_KEY, AuthServer
 from .local_servers import HoldingRelay, holds_tokens, relay_to
+from .mounts import fill, read_only, run
 from .people import forget_environment, person_behind, sign_in, stored_accounts
 from .scripted_user import ScriptedUser
-from .test_cli_e2e import HYPERFRAMES, Lines, cli_env, hf, spawn
+from .test_cli_e2e import Lines, cli_env, finish, hf, on_a_terminal, spawn, transcript
 
 pytestmark = [pytest.mark.contract, pytest.mark.slow]
-ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 SAVING = "Saving your new sign-in first"
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, check=False, timeout=30)
 
 
 def credentials(config: Path) -> dict[str, dict[str, str]]:
@@ -70,35 +65,6 @@ def signed_in_config(server: AuthServer, tmp_path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- nothing spent
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs of our own, to fill up without touching the real disk."""
-    if not ROOT:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir(mode=0o700)
-    done = run("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount))
-    if done.returncode:
-        pytest.skip(f"mount is not permitted here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        run("umount", "-l", str(mount))
-
-
-def fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with filler.open("ab", buffering=0) as handle:
-        for _ in range(1024):  # 4 MiB at most: the disk is 256 KiB
-            try:
-                handle.write(bytes(4096))
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                return filler
-    pytest.fail("the disk never filled up")
 
 
 def test_a_full_disk_fails_the_refresh_before_anything_is_spent(
@@ -134,18 +100,8 @@ def test_a_full_disk_fails_the_refresh_before_anything_is_spent(
 def read_only_config(auth_server: AuthServer, tmp_path: Path) -> Iterator[Path]:
     """A signed-in config directory made read-only by a bind mount (chmod does not stop root)."""
     config = signed_in_config(auth_server, tmp_path)
-    if not ROOT:
-        pytest.skip("a read-only bind mount needs root (CI runs as root)")
-    done = run("mount", "--bind", str(config), str(config))
-    if done.returncode:
-        pytest.skip(f"mount is not permitted here: {done.stderr.strip()}")
-    try:
-        done = run("mount", "-o", "remount,ro,bind", str(config))
-        if done.returncode:
-            pytest.skip(f"a read-only remount is not permitted here: {done.stderr.strip()}")
+    with read_only(config):
         yield config
-    finally:
-        run("umount", "-l", str(config))
 
 
 def test_a_read_only_directory_fails_the_refresh_before_anything_is_spent(
@@ -256,11 +212,8 @@ def test_ctrl_c_as_the_device_grant_succeeds_saves_the_sign_in(auth_server: Auth
     config = tmp_path / "config"
     with cli_through_relay(auth_server, tmp_path, "auth", "login", "--device") as (process, out, err, relay):
         complete = out.wait_for(r"\(or open (\S+)\)").group(1)
-        user = ScriptedUser()
-        try:
+        with ScriptedUser() as user:
             user.approve_device(complete)
-        finally:
-            user.close()
         assert relay.held.wait(40), "the approved poll never came"
         process.send_signal(signal.SIGINT)
         err.wait_for(SAVING)
@@ -434,33 +387,20 @@ def test_ctrl_c_while_token_refreshes_saves_then_aborts(auth_server: AuthServer,
 
 
 def test_ctrl_c_at_the_api_key_prompt(auth_server: AuthServer, tmp_path: Path) -> None:
-    import pexpect
-
-    child = pexpect.spawn(HYPERFRAMES, ["auth", "login", "--api-key"], env=cli_env(auth_server, tmp_path), timeout=30)
-    try:
+    with on_a_terminal(cli_env(auth_server, tmp_path), "auth", "login", "--api-key") as child:
         child.expect("Enter HeyGen API key: ")
         child.sendintr()
         child.expect("Aborted.")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close()
-    assert child.exitstatus == 130
+        assert finish(child) == 130
     assert not (tmp_path / "config" / "credentials").exists()
 
 
 def test_ctrl_c_at_the_logout_confirmation(auth_server: AuthServer, tmp_path: Path) -> None:
-    import pexpect
-
     env = cli_env(auth_server, tmp_path)
     assert hf(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n").returncode == 0
-    child = pexpect.spawn(HYPERFRAMES, ["auth", "logout"], env=env, timeout=30, encoding="utf-8")
-    try:
+    with on_a_terminal(env, "auth", "logout") as child:
         child.expect(r"Continue\? \[y/N\] ")
         child.sendintr()
-        child.expect(pexpect.EOF)
-        seen = child.before or ""
-    finally:
-        child.close()
-    assert child.exitstatus == 130, seen
-    assert seen.strip().endswith("Aborted.")
+        assert finish(child) == 130, transcript(child)
+    assert transcript(child).strip().endswith("Aborted.")
     assert (tmp_path / "config" / "credentials").exists()

@@ -10,7 +10,6 @@ import os
 import random
 import signal
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,8 +22,9 @@ from hyperframes_auth.adapters.credentials_file import CredentialsFile
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
 from hyperframes_auth.domain.errors import InvalidStore, StoreLocked, StoreWriteFailed, UnsafeStore
 
+from .mounts import ROOT, fill, read_only
+
 FORK = multiprocessing.get_context("fork")
-ROOT = os.geteuid() == 0
 STRANGER = 54321  # a uid that owns nothing here
 OLD = CredentialsDocument(api_key="hg_old_key_123", oauth=OAuthTokens("at_old" * 200, "rt_old"))
 NEW = CredentialsDocument(api_key="hg_new_key_456", oauth=OAuthTokens("at_new" * 300, "rt_new"))
@@ -421,39 +421,6 @@ def test_a_killed_lock_holder_does_not_wedge_the_others(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- reserved saves
 
 
-def run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs of our own, to fill up without touching the real disk."""
-    if not ROOT:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    mount = tmp_path / "disk"
-    mount.mkdir(mode=0o700)
-    done = run("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount))
-    if done.returncode:
-        pytest.skip(f"mount is not permitted here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        run("umount", "-l", str(mount))
-
-
-def fill(disk: Path) -> None:
-    """Write zeros until the disk says it is full."""
-    with (disk / "filler").open("ab", buffering=0) as handle:
-        for _ in range(1024):  # 4 MiB at most: the disk is 256 KiB
-            try:
-                handle.write(bytes(4096))
-            except OSError as exc:
-                if exc.errno != errno.ENOSPC:
-                    raise
-                return
-    pytest.fail("the disk never filled up")
-
-
 def test_reserve_fails_on_a_full_disk_before_anything_is_spent(small_disk: Path) -> None:
     path = small_disk / "cfg" / "credentials"
     store = CredentialsFile(str(path))
@@ -490,7 +457,6 @@ def read_only_store(tmp_path: Path) -> Iterator[CredentialsFile]:
     """A signed-in store whose directory cannot be written: a read-only bind mount as root (chmod does not stop
     root), else mode 0500."""
     path, store = signed_in_dir(tmp_path)
-    directory = str(path.parent)
     if not ROOT:
         path.parent.chmod(0o500)
         try:
@@ -498,16 +464,8 @@ def read_only_store(tmp_path: Path) -> Iterator[CredentialsFile]:
         finally:
             path.parent.chmod(0o700)
         return
-    done = run("mount", "--bind", directory, directory)
-    if done.returncode:
-        pytest.skip(f"mount is not permitted here: {done.stderr.strip()}")
-    try:
-        done = run("mount", "-o", "remount,ro,bind", directory)
-        if done.returncode:
-            pytest.skip(f"a read-only remount is not permitted here: {done.stderr.strip()}")
+    with read_only(path.parent):
         yield store
-    finally:
-        run("umount", "-l", directory)
 
 
 def test_reserve_fails_on_a_directory_that_cannot_be_written_before_anything_is_spent(

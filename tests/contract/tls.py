@@ -49,6 +49,10 @@ class Pki:
         context.load_cert_chain(self.cert, self.key)
         return context
 
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts this CA only."""
+        return ssl.create_default_context(cafile=self.ca)
+
 
 def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])

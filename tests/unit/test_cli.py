@@ -380,6 +380,7 @@ def test_colour_only_on_a_tty_and_never_with_no_color():
 
     assert Terminal(out=Tty(), env={}).out_colour
     assert not Terminal(out=Tty(), env={"NO_COLOR": "1"}).out_colour
+    assert Terminal(out=Tty(), env={"NO_COLOR": ""}).out_colour  # set but empty counts as unset (no-color.org)
     assert not Terminal(out=io.StringIO(), env={}).out_colour
 
 

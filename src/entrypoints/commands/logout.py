@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...domain.accounts import UNKNOWN
 from ...domain.errors import AuthError
 from ...domain.redact import neutralize
 from ...domain.resolve import ENV_SOURCES
@@ -10,6 +11,7 @@ from .common import guarded, home_path, make_auth, settings_of
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ...domain.service import LogoutResult
     from ..facade import HeyGenAuth
 
 
@@ -23,6 +25,18 @@ def _plain_leftover(auth: HeyGenAuth) -> str | None:
     """A plain credentials file beside the encrypted one (the encrypted store removes it on sign-out)."""
     leftover = getattr(auth.service.ports.store, "plain_leftover", None)
     return leftover() if callable(leftover) else None
+
+
+def _kept_key_outcome(auth: HeyGenAuth, result: LogoutResult) -> str:
+    """What ``--keep-api-key`` did: it claims a retained key only when one was there to keep."""
+    if not result.revoked:
+        return "No OAuth session to remove."
+    if result.file_removed:  # nothing but the person's profile would have stayed
+        return f"OAuth session removed. No API key was stored, so {home_path(result.location)} was removed."
+    kept = {(a.identity or UNKNOWN) for a in auth.accounts() if "api_key" in a.kinds}
+    if kept & set(result.accounts):
+        return "OAuth session removed. API key retained."
+    return "OAuth session removed (no API key was stored)."
 
 
 def logout(
@@ -56,7 +70,7 @@ def logout(
         for remark in result.remarks:
             terminal.warn(terminal.paint(f"Note: {neutralize(remark)}", "2"))
         if keep_api_key:
-            terminal.ok("OAuth session removed. API key retained." if result.revoked else "No OAuth session to remove.")
+            terminal.ok(_kept_key_outcome(auth, result))
         elif not had:
             terminal.ok(f"Not signed in: nothing stored at {home_path(result.location)}.")
         elif result.file_removed:
