@@ -14,12 +14,13 @@ server's answer and the rename that saves it, and with refresh-token rotation th
 shield is made with ``split=True``: when armed, the command's process forks, the child carries on (sends the
 request, saves the answer, prints the result) and the parent, the process the shell and any killer know, waits for
 it and ends as it ends. If the parent is killed, the child still finishes the save: it holds the store's lock and
-its reserved temp file through descriptors inherited across the fork. The parent passes SIGTERM and SIGHUP on to
-the child (whose guard holds them back like its own) and ignores SIGINT, which a terminal sends to both. A kill of
-the whole process group or container during the save still loses it; the window is measured by
-``bench/kill_rounds.py --group``. There is no split without ``fork``, on macOS (where forking without ``exec``
-is unsafe once system frameworks are loaded), or when another thread is running (a fork copies only the calling
-thread, and locks the others hold would stay locked in the child); the library never splits.
+its reserved temp file through descriptors inherited across the fork. The parent passes on to the child the SIGINT,
+SIGTERM and SIGHUP that other processes send it (the child's guard holds them back like its own); a terminal's
+Ctrl-C or hang-up already reaches both. A kill of the whole process group or container during the save still loses
+it; that window is measured by ``bench/kill_rounds.py --group``. There is no split without ``fork`` and
+``sigwaitinfo``, on macOS (where forking without ``exec`` is unsafe once system frameworks are loaded), or when
+another thread is running (a fork copies only the calling thread, and locks the others hold would stay locked in
+the child); the library never splits.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class _Guard:
         self._armed = True
         if self._split:
             self._split = False  # once: a child that arms again carries on itself
-            _continue_in_child(self._held)
+            _continue_in_child()
 
     def _hold(self, number: int, _frame: FrameType | None) -> None:
         if number == signal.SIGINT and signal.SIGINT in self._held:
@@ -90,50 +91,63 @@ class _Guard:
 
 def can_split() -> bool:
     """Whether ``_continue_in_child`` would fork here and now."""
-    return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
+    return (
+        hasattr(os, "fork")
+        and hasattr(signal, "sigwaitinfo")
+        and sys.platform != "darwin"
+        and threading.active_count() == 1
+    )
 
 
-def _continue_in_child(held: list[int]) -> None:
+def _continue_in_child() -> None:
     """Fork: return in the child, which carries on; in the parent, wait for the child and end as it ends.
 
-    ``held`` is the armed guard's list of held-back signals (the child has its own copy of what it holds so far).
+    The signals the parent relays are blocked from just before the fork, so none is lost between the fork and the
+    parent's wait; the child unblocks them at once (its guard's handlers, inherited, hold them back).
     """
     if not can_split():
         return
     for stream in (sys.stdout, sys.stderr):  # flushed now, or both processes would write what is buffered
         with contextlib.suppress(Exception):
             stream.flush()
-    before = len(held)
+    watched = {*_SIGNALS, signal.SIGCHLD}
+    previous_chld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # ignored SIGCHLD would reap the child for us
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     try:
         child = os.fork()
     except OSError:
-        return  # no room for a process: the save still happens, here
+        child = 0  # no room for a process: the save still happens, here
     if child == 0:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        signal.signal(signal.SIGCHLD, previous_chld)
         return
-    _wait_and_mirror(child, held, before)
+    _wait_and_mirror(child, watched)
 
 
-def _wait_and_mirror(child: int, held: list[int], before: int) -> None:
-    """The parent's side: forward signals, wait for ``child``, exit with its status (never returns)."""
+def _wait_and_mirror(child: int, watched: set[int]) -> None:
+    """The parent's side: relay signals, wait for ``child``, end with its status (never returns).
 
-    def forward(number: int, _frame: FrameType | None = None) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, number)
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the child directly
-    for number in _SIGNALS:
-        if number != signal.SIGINT:
-            signal.signal(number, forward)
-    for number in held[before:]:  # arrived here between the fork and the handlers above
-        if number != signal.SIGINT:
-            forward(number)
-    try:
-        _, status = os.waitpid(child, 0)
-    except ChildProcessError:  # cannot happen for our own child; end as a failure rather than hang
-        os._exit(1)
+    A signal another process sent (``kill``: ``si_code`` <= 0) is passed on to the child. One the kernel sent on a
+    terminal's behalf (Ctrl-C, a hang-up: ``si_code`` > 0) went to the whole foreground process group, the child
+    included, and is not passed on: the child would count it twice, and a second Ctrl-C abandons the save.
+    """
+    while True:
+        info = signal.sigwaitinfo(watched)
+        if info.si_signo == signal.SIGCHLD:
+            try:
+                done, status = os.waitpid(child, os.WNOHANG)
+            except ChildProcessError:  # cannot happen for our own child; end as a failure rather than hang
+                os._exit(1)
+            if done == child:
+                break
+            continue  # stopped or continued, not ended
+        if info.si_code <= 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, info.si_signo)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # the child died of a signal: die of the same one, so the shell reports what happened
         signal.signal(-code, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {-code})
         os.kill(os.getpid(), -code)
         code = 128 - code
     os._exit(code)

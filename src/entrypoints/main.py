@@ -25,7 +25,7 @@ FAST_FLAGS = {"--json", "--verbose", "-v"}
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 
-def _fast(argv: list[str], terminal: Terminal | None) -> int | None:
+def _fast(argv: list[str], terminal: Terminal | None, own_process: bool) -> int | None:
     if argv in (["--version"], ["-V"]):
         from .. import __version__
 
@@ -39,7 +39,7 @@ def _fast(argv: list[str], terminal: Terminal | None) -> int | None:
         return None
     from .terminal import Terminal
 
-    terminal = terminal or Terminal()
+    terminal = terminal or Terminal(own_process=own_process)
     as_json, verbose = "--json" in argv, bool({"--verbose", "-v"} & set(argv))
     if argv[1] == "token":
         from .commands.token import token
@@ -81,9 +81,10 @@ def main(argv: list[str] | None = None, terminal: Terminal | None = None) -> int
         terminal: the streams, environment and adapters to run with (tests pass fakes); the real ones by default.
     """
     args = bare_api_key(sys.argv[1:] if argv is None else argv)
+    own_process = argv is None and terminal is None  # the console script, not a test or an embedding program
     try:
-        code = _fast(args, terminal)
-        code = code if code is not None else _typer(args, terminal)
+        code = _fast(args, terminal, own_process)
+        code = code if code is not None else _typer(args, terminal, own_process)
         sys.stdout.flush()
     except BrokenPipeError:
         return _quiet_exit_on_broken_pipe()
@@ -101,8 +102,13 @@ def main(argv: list[str] | None = None, terminal: Terminal | None = None) -> int
     return code
 
 
-def _typer(args: list[str], terminal: Terminal | None) -> int:
+def _typer(args: list[str], terminal: Terminal | None, own_process: bool) -> int:
     from .cli import app
+
+    if terminal is None and own_process:
+        from .terminal import Terminal
+
+        terminal = Terminal(own_process=True)
 
     if "_HYPERFRAMES_COMPLETE" in os.environ:  # a completion script is asking (see commands/completion.py)
         from typer._completion_classes import completion_init

@@ -73,6 +73,9 @@ class Terminal:
         out, err, stdin: the streams (``sys``'s by default).
         env: the environment (``os.environ`` by default).
         adapters: replacements for real adapters (tests pass fakes; ``None`` in normal use).
+        own_process: the ``hyperframes`` command's own process (set by the console script, never by a test or a
+            library): a refresh or a code exchange may then finish in a child process that outlives a kill of this
+            one (``Adapters.split``).
     """
 
     def __init__(
@@ -82,10 +85,13 @@ class Terminal:
         stdin: TextIO | None = None,
         env: Mapping[str, str] | None = None,
         adapters: Adapters | None = None,
+        *,
+        own_process: bool = False,
     ) -> None:
         self._out, self._err, self._stdin = out, err, stdin
         self.env = os.environ if env is None else env
         self.adapters = adapters
+        self.own_process = own_process
         self._live: str | None = None
         self._lock = _Lock()
 

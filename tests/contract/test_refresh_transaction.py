@@ -8,7 +8,9 @@ the installed CLI and the facade.
   the grant: a relay of ours holds the token response and says when it holds it; then Ctrl-C, SIGTERM or SIGHUP
   arrives. The first Ctrl-C says the save is in progress; the command saves, then exits 130 (a held SIGTERM or
   SIGHUP is delivered again, so the process ends by it); the stored refresh token still works at the server. A
-  second Ctrl-C abandons at once (exit 130). The same for ``auth login`` (code exchange) and ``--device``.
+  second Ctrl-C abandons at once (exit 130). The same for ``auth login`` (code exchange) and ``--device``. A
+  SIGKILL of the command at that moment does not lose the grant either: the CLI split off a child when it spent
+  the token, and the child saves.
 * ``auth logout`` revokes under the store's lock: while another process holds it, nothing is revoked; and a local
   removal that fails after the revocation says the tokens are already revoked at the server.
 * Two people signing in at once: the cached ``user`` block always describes the tokens next to it.
@@ -173,6 +175,28 @@ def test_a_signal_while_the_refresh_is_in_flight_saves_first(
     assert "Traceback" not in err.seen
     saved = credentials(config)["oauth"]["refresh_token"]
     assert saved != spent  # the rotated token was saved before the process ended
+    assert auth_server.refresh_requests() == 1
+    assert refresh_works(auth_server, tmp_path, config)
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="the CLI does not split on macOS (see adapters/signals.py)")
+def test_a_sigkill_while_the_refresh_is_in_flight_does_not_lose_the_grant(
+    auth_server: AuthServer, tmp_path: Path
+) -> None:
+    """SIGKILL cannot be held back: the command's process dies. The save goes on in the child it split off when the
+    refresh token was spent, which holds the store's lock until the rotated token is on disk."""
+    config = signed_in_config(auth_server, tmp_path)
+    spent = credentials(config)["oauth"]["refresh_token"]
+    auth_server.reset()
+    with cli_through_relay(auth_server, tmp_path, "auth", "refresh") as (process, out, _err, relay):
+        assert relay.held.wait(30), "the refresh never reached the server"
+        process.kill()
+        assert wait_exit(process) == -signal.SIGKILL
+        relay.release()
+        out.wait_for("Refreshed")  # the child, orphaned, finishes and reports on the same stdout
+    with CredentialsFile(str(config / "credentials"), lock_timeout=30).lock():  # until the child lets go
+        saved = credentials(config)["oauth"]["refresh_token"]
+    assert saved != spent
     assert auth_server.refresh_requests() == 1
     assert refresh_works(auth_server, tmp_path, config)
 

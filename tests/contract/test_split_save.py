@@ -107,3 +107,40 @@ def test_no_split_while_another_thread_runs(tmp_path: Path) -> None:
     out, _ = _answer_and_collect(process)
     assert (process.wait(10), out) == (0, "saved\n")
     assert CredentialsFile(str(path)).read().content() == NEW.content()
+
+
+def test_sigint_sent_to_the_command_by_another_process_is_passed_on(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    process, _ = _start(path)
+    process.send_signal(signal.SIGINT)
+    assert process.stderr is not None
+    assert process.stderr.readline() == f"warned: {FIRST_INTERRUPT}\n"
+    out, err = _answer_and_collect(process)
+    assert out == "saved\n"
+    assert "KeyboardInterrupt" in err  # raised once the save is done, as an unguarded Ctrl-C would have been
+    assert process.wait(10) == -signal.SIGINT
+    assert CredentialsFile(str(path)).read().content() == NEW.content()
+
+
+def test_a_terminal_ctrl_c_reaches_the_child_once(tmp_path: Path) -> None:
+    """The terminal sends Ctrl-C to both processes; the parent must not pass it on as a second one (which would
+    abandon the save)."""
+    import pexpect
+
+    path = tmp_path / "credentials"
+    CredentialsFile(str(path)).write(OLD)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "tests.contract.split_saver", str(path)], cwd=str(ROOT), encoding="utf-8", timeout=20
+    )
+    try:
+        child.expect(r"armed (\d+) (\d+)")
+        assert int(child.match.group(1)) != child.pid
+        child.sendintr()
+        child.expect_exact("warned: " + FIRST_INTERRUPT)
+        child.sendline("answer")
+        child.expect_exact("saved")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.signalstatus == signal.SIGINT
+    assert CredentialsFile(str(path)).read().content() == NEW.content()

@@ -41,7 +41,7 @@ def make_auth(
     notify: Notify | None = None,
 ) -> HeyGenAuth:
     """The facade a command uses: the terminal's adapters (fakes in tests), a passphrase prompt on a TTY."""
-    given = terminal.adapters or Adapters()
+    given = terminal.adapters or Adapters(split=terminal.own_process)
     adapters = attrs.evolve(
         given,
         notify=notify or given.notify,
