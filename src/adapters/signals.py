@@ -14,10 +14,12 @@ server's answer and the rename that saves it, and with refresh-token rotation th
 shield is made with ``split=True``: when armed, the command's process forks, the child carries on (sends the
 request, saves the answer, prints the result) and the parent, the process the shell and any killer know, waits for
 it and ends as it ends. If the parent is killed, the child still finishes the save: it holds the store's lock and
-its reserved temp file through descriptors inherited across the fork. The parent passes on to the child the SIGINT,
-SIGTERM and SIGHUP that other processes send it (the child's guard holds them back like its own); a terminal's
-Ctrl-C or hang-up already reaches both. A kill of the whole process group or container during the save still loses
-it; that window is measured by ``bench/kill_rounds.py --group``. There is no split without ``fork`` and
+its reserved temp file through descriptors inherited across the fork. The parent passes SIGINT, SIGTERM and SIGHUP
+on to the child, whose guard holds them back like its own. Without a controlling terminal (scripts, CI jobs, cron)
+the child also starts a session of its own, so a kill of the command's process group (``timeout``, a job's
+teardown) does not reach it either; on a terminal it stays in the terminal's foreground group, so that Ctrl-C and
+any prompt keep working. Killing every process at once (a container or cgroup torn down) during the save still
+loses it; that window is measured by ``bench/kill_rounds.py --tree``. There is no split without ``fork`` and
 ``sigwaitinfo``, on macOS (where forking without ``exec`` is unsafe once system frameworks are loaded), or when
 another thread is running (a fork copies only the calling thread, and locks the others hold would stay locked in
 the child); the library never splits.
@@ -111,6 +113,7 @@ def _continue_in_child() -> None:
         with contextlib.suppress(Exception):
             stream.flush()
     watched = {*_SIGNALS, signal.SIGCHLD}
+    own_session = not _has_terminal()
     previous_chld = signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # ignored SIGCHLD would reap the child for us
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     try:
@@ -118,18 +121,34 @@ def _continue_in_child() -> None:
     except OSError:
         child = 0  # no room for a process: the save still happens, here
     if child == 0:
+        if own_session:
+            with contextlib.suppress(OSError):
+                os.setsid()
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
         signal.signal(signal.SIGCHLD, previous_chld)
         return
-    _wait_and_mirror(child, watched)
+    _wait_and_mirror(child, watched, own_session)
 
 
-def _wait_and_mirror(child: int, watched: set[int]) -> None:
+def _has_terminal() -> bool:
+    """Whether this process has a controlling terminal (a person may type Ctrl-C, or a passphrase, at it)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _wait_and_mirror(child: int, watched: set[int], own_session: bool) -> None:
     """The parent's side: relay signals, wait for ``child``, end with its status (never returns).
 
-    A signal another process sent (``kill``: ``si_code`` <= 0) is passed on to the child. One the kernel sent on a
-    terminal's behalf (Ctrl-C, a hang-up: ``si_code`` > 0) went to the whole foreground process group, the child
-    included, and is not passed on: the child would count it twice, and a second Ctrl-C abandons the save.
+    Without a terminal the child runs in a session of its own, so only this process gets signals meant for the
+    command (a kill of its process group included), and each one is passed on. On a terminal the child stays in
+    the terminal's foreground group, where prompts and Ctrl-C keep working: a signal another process sent
+    (``kill``: ``si_code`` <= 0) is passed on, but one the kernel sent on the terminal's behalf (Ctrl-C, a
+    hang-up: ``si_code`` > 0) reached the child too, and passing it on would count it twice (a second Ctrl-C
+    abandons the save).
     """
     while True:
         info = signal.sigwaitinfo(watched)
@@ -141,7 +160,7 @@ def _wait_and_mirror(child: int, watched: set[int]) -> None:
             if done == child:
                 break
             continue  # stopped or continued, not ended
-        if info.si_code <= 0:
+        if own_session or info.si_code <= 0:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, info.si_signo)
     code = os.waitstatus_to_exitcode(status)

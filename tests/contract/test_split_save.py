@@ -29,10 +29,12 @@ OLD = CredentialsDocument(oauth=OAuthTokens("at_before_split", "rt_before_split"
 
 
 def _start(path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    """Start the saver in a new session (so without a controlling terminal, as in CI) and wait until it is armed."""
     CredentialsFile(str(path)).write(OLD)
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.contract.split_saver", str(path), *extra],
         cwd=ROOT,
+        start_new_session=True,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -64,6 +66,18 @@ def test_a_sigkill_of_the_command_after_the_spend_does_not_lose_the_save(tmp_pat
     assert out == "saved\n"
     assert CredentialsFile(str(path)).read().content() == NEW.content()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["credentials", "credentials.lock"]
+
+
+def test_off_a_terminal_a_kill_of_the_whole_process_group_does_not_reach_the_child(tmp_path: Path) -> None:
+    """`timeout` and many job runners kill the command's process group: the child runs in a session of its own."""
+    path = tmp_path / "credentials"
+    process, worker = _start(path)
+    assert os.getsid(worker) == worker != os.getsid(process.pid)
+    os.killpg(process.pid, signal.SIGKILL)
+    assert process.wait(10) == -signal.SIGKILL
+    out, _ = _answer_and_collect(process)
+    assert out == "saved\n"
+    assert CredentialsFile(str(path)).read().content() == NEW.content()
 
 
 def test_the_store_stays_locked_until_the_orphaned_child_has_saved(tmp_path: Path) -> None:
@@ -134,7 +148,9 @@ def test_a_terminal_ctrl_c_reaches_the_child_once(tmp_path: Path) -> None:
     )
     try:
         child.expect(r"armed (\d+) (\d+)")
-        assert int(child.match.group(1)) != child.pid
+        worker = int(child.match.group(1))
+        assert worker != child.pid
+        assert os.getpgid(worker) == os.getpgid(child.pid)  # on a terminal: in its foreground group
         child.sendintr()
         child.expect_exact("warned: " + FIRST_INTERRUPT)
         child.sendline("answer")
