@@ -4,8 +4,8 @@
   browser (CVE-2026-4519 class: a URL starting with ``-`` becomes an option of the browser command).
 * ``BROWSER=none`` or ``HF_NO_BROWSER=1`` (or ``enabled=False``) opens nothing and returns ``False``; the
   caller prints the URL and keeps waiting.
-* Our credential variables (``HEYGEN_API_KEY``, ``HYPERFRAMES_API_KEY``, the passphrase) are removed from the
-  environment the browser process inherits (CVE-2024-53859 class).
+* Our credential variables (``HEYGEN_API_KEY``, ``HYPERFRAMES_API_KEY``, ``HEYGEN_ACCESS_TOKEN``, the encrypted
+  store's passphrase) are removed from the environment the browser process inherits (CVE-2024-53859 class).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-SECRET_ENV = ("HEYGEN_API_KEY", "HYPERFRAMES_API_KEY", "HYPERFRAMES_CREDENTIALS_PASSPHRASE")
+SECRET_ENV = ("HEYGEN_API_KEY", "HYPERFRAMES_API_KEY", "HEYGEN_ACCESS_TOKEN", "HYPERFRAMES_CREDENTIALS_PASSPHRASE")
 _ENV_LOCK = threading.Lock()
 
 

@@ -4,7 +4,8 @@
 ``domain.credentials``; files are 0600 in a 0700 directory, trusted only when they deserve it, and written
 atomically (``files.SecureFile``).
 
-Kept free of attrs at import time: ``hyperframes auth token`` reads through it.
+Its JSON goes through the one codec (``codec.py``, cattrs). ``hyperframes auth token`` with a fresh token does not
+come here: it reads the file through ``files.SecureFile`` and the standard library alone (``entrypoints/quick.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,3 @@ class CredentialsFile(SecureFile):
 
     def encode(self, doc: CredentialsDocument) -> bytes:
         return encode_document(doc)
-
-    def write(self, doc: CredentialsDocument) -> None:
-        self.write_bytes(self.encode(doc))

@@ -288,17 +288,32 @@ class EncryptedCredentialsFile(SecureFile):
         except (UnicodeDecodeError, InvalidStore) as exc:
             raise CorruptStore(f"decrypted content is not a credentials document ({type(exc).__name__})") from None
 
-    def write(self, doc: CredentialsDocument) -> None:
+    def encode(self, doc: CredentialsDocument) -> bytes:
+        """``doc`` sealed under the keys of the file on disk (or new ones, for a new file); nothing is changed on
+        disk yet: the plain file a migration comes from is removed by ``after_save``, once these bytes are durable."""
         keys, created = self._keys_for_write()
         try:
-            self.write_bytes(_seal(encode_document(doc), keys))
+            data = _seal(encode_document(doc), keys)
         except BaseException:
-            if created and self._keyring is not None:
-                self._keyring.delete(keys.ident)  # no file refers to the new keyring item
+            self._forget_new_key(keys, created)
             raise
+        self._local.sealing = (keys, created)
+        return data
+
+    def after_save(self, *, saved: bool) -> None:
+        keys, created = self._local.__dict__.pop("sealing", (None, False))
+        if keys is None:
+            return
+        if not saved:
+            self._forget_new_key(keys, created)
+            return
         self._keys = replace(keys, secret=None)
         self._local.fresh = None
         self._finish_migration()
+
+    def _forget_new_key(self, keys: _Keys, created: bool) -> None:
+        if created and self._keyring is not None:
+            self._keyring.delete(keys.ident)  # no file refers to the new keyring item
 
     def delete(self) -> None:
         """Remove the file, its key from the keyring when it had one, and a plain credentials file beside it."""

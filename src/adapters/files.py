@@ -60,9 +60,10 @@ if TYPE_CHECKING:
     from ..domain.credentials import CredentialsDocument
 
 MAX_FILE_BYTES = 1024 * 1024
-# Without flock, temp files older than this belong to killed writers and are swept. Longer than any save or
-# reservation can live (a browser sign-in's reservation spans its wait: at most 5 minutes), so a live one never is.
-STALE_TEMP_SECONDS = 600.0
+# A temp file is swept when no live process holds it (see _remove_if_abandoned). Age decides only where that cannot
+# be told: without flock (Windows), and for an empty temp file, which a writer may be about to hold. So this is
+# longer than any reservation lives: a device sign-in's spans its polling, up to the code's 30 minutes.
+STALE_TEMP_SECONDS = 2 * 3600.0
 LOCK_TIMEOUT = 45.0  # longer than one refresh may take under the lock (15 s per request, 30 s deadline)
 MIN_RESERVATION = 64 * 1024
 WRITE_RETRY_DELAYS = (0.01, 0.03, 0.1)  # seconds before the 2nd, 3rd and 4th try of a failed commit
@@ -134,7 +135,6 @@ class SecureFile:
     def __init__(self, path: str, lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.path = os.path.abspath(os.path.expanduser(path))
         self.lock_timeout = lock_timeout
-        self._catching: dict[int, list[bytes]] = {}  # thread id -> bytes ``encode`` caught from ``write``
 
     @property
     def location(self) -> str:
@@ -273,26 +273,22 @@ class SecureFile:
     # ------------------------------------------------------------------------------------------ writing
 
     def write(self, doc: CredentialsDocument) -> None:
-        """Store ``doc`` (subclasses implement it, through ``write_bytes``)."""
-        raise NotImplementedError
+        """Store ``doc`` atomically (``encode``, then a reserved save).
+
+        Raises:
+            StoreWriteFailed, UnsafeStore, InvalidStore: as ``write_bytes``; the old content is intact.
+        """
+        with self.reserve() as pending:
+            pending.commit(doc)
 
     def encode(self, doc: CredentialsDocument) -> bytes:
-        """The bytes ``write(doc)`` stores; ``PendingWrite.commit`` uses it.
+        """The bytes that store ``doc``: subclasses define it, with no effect outside memory (``after_save`` is where
+        a save's consequences go, once it is durable)."""
+        raise NotImplementedError
 
-        Subclasses should override it. By default it runs ``write(doc)`` and catches the bytes handed to
-        ``write_bytes`` instead of writing them, so a store that only defines ``write`` can still commit.
-        """
-        import threading
-
-        thread = threading.get_ident()
-        caught = self._catching[thread] = []
-        try:
-            self.write(doc)
-        finally:
-            del self._catching[thread]
-        if len(caught) != 1:
-            raise RuntimeError(f"{type(self).__name__}.write() made {len(caught)} writes; override encode()")
-        return caught[0]
+    def after_save(self, *, saved: bool) -> None:
+        """Called once the bytes of the last ``encode`` were put in place (``saved``) or could not be. Nothing by
+        default; the encrypted store finishes a migration here, or forgets a key it made for a file never written."""
 
     def write_bytes(self, data: bytes) -> None:
         """Replace the file's content atomically with ``data`` (mode 0600).
@@ -302,13 +298,6 @@ class SecureFile:
             UnsafeStore: the directory or the file cannot be trusted.
             StoreWriteFailed: the write failed (disk full, read-only...); the old content is intact.
         """
-        if self._catching:
-            import threading
-
-            caught = self._catching.get(threading.get_ident())
-            if caught is not None:
-                caught.append(data)
-                return
         with self.reserve() as pending:
             pending.commit_bytes(data)
 
@@ -317,13 +306,17 @@ class SecureFile:
         """Prepare a save before anything is spent; the block ``commit``s it or leaves nothing behind.
 
         Checks the directory and the current file can be trusted and written, creates the temp file beside the
-        target and reserves ``max(64 KiB, 4 x the current size)`` bytes for it. Use it under ``lock()``::
+        target and reserves ``max(64 KiB, 4 x the current size)`` bytes for it. A refresh reserves under
+        ``lock()``::
 
             with store.lock():
                 doc = store.read()
                 with store.reserve() as pending:  # a full disk or a read-only directory fails here
                     ...  # send the refresh
                     pending.commit(new_doc)
+
+        A sign-in reserves before its wait (which may last minutes) without the lock, and commits under it; the
+        reservation is held (``_hold``) meanwhile, so no other save sweeps it.
 
         Raises:
             StoreWriteFailed: the directory is not writable, or the disk has no room for the reservation.
@@ -567,7 +560,13 @@ class PendingWrite:
         Raises:
             StoreWriteFailed: every try failed; the old file is intact.
         """
-        self.commit_bytes(self._store.encode(doc))
+        data = self._store.encode(doc)
+        try:
+            self.commit_bytes(data)
+        except BaseException:
+            self._store.after_save(saved=False)
+            raise
+        self._store.after_save(saved=True)
 
     def commit_bytes(self, data: bytes) -> None:
         """Write ``data`` into the reserved file, truncate, fsync, rename it over the target, fsync the directory.

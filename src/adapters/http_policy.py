@@ -10,7 +10,8 @@ which reads the CA files the environment names. The transports keep only the I/O
 * A request with ``follow_redirects=False`` (token, revocation and device endpoints) never follows one: a 307
   would replay the refresh token to the new location (RFC 9700 §4.12). The 3xx is returned as it is.
 * Resource requests follow at most ``MAX_REDIRECTS`` hops; ``authorization`` and ``x-api-key`` survive only
-  same-origin hops (whatwg/fetch#1544), and an https → http downgrade is refused.
+  same-origin hops (as the Fetch standard and browsers do). A hop to plain http is refused unless it goes to a
+  loopback host (the rule above), and credentials never follow it there: it is another origin.
 * Proxies come from ``https_proxy`` / ``HTTPS_PROXY`` (``http_proxy`` / ``HTTP_PROXY`` for plain http), then
   ``all_proxy`` / ``ALL_PROXY``, lower case first, as curl and urllib read them; ``NO_PROXY`` bypasses them
   (``select_proxy``). Only ``http://`` proxies are supported: https goes through a CONNECT tunnel (RFC 9110

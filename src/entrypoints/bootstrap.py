@@ -18,6 +18,7 @@ from .settings import Settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import logging
     from threading import Thread
 
     from ..domain.api import UserInfo
@@ -163,22 +164,29 @@ LOGGER = "hyperframes_auth"
 VERBOSE_HANDLER = "hyperframes-verbose"
 
 
+def library_logger() -> logging.Logger:
+    """The ``hyperframes_auth`` logger, with the ``NullHandler`` a library gives its logger: a program that has not
+    configured logging sees nothing (not Python's last-resort handler's copy of what the CLI already prints)."""
+    import logging
+
+    logger = logging.getLogger(LOGGER)
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
 def log_http(line: str) -> None:
     """One request's trace line (method, URL without its query, status, time: never a header or a body), at DEBUG
     on the ``hyperframes_auth.http`` logger; ``--verbose`` shows that logger on stderr."""
-    import logging
-
-    logging.getLogger(f"{LOGGER}.http").debug(line)
+    library_logger().getChild("http").debug(line)
 
 
 def log_notice(notice: object) -> None:
     """What a sign-in or sign-out tells a person, for a library with no terminal: INFO on ``hyperframes_auth``
     (remarks, like a revocation that failed, at WARNING). Server text in them is already neutralised."""
-    import logging
-
     from ..domain.flow import Remark
 
-    logger = logging.getLogger(LOGGER)
+    logger = library_logger()
     if isinstance(notice, Remark):
         logger.warning(notice.message)
     else:
@@ -189,7 +197,7 @@ def show_log_on_stderr() -> None:
     """``--verbose``: the ``hyperframes_auth`` logger, at DEBUG, on stderr (once)."""
     import logging
 
-    logger = logging.getLogger(LOGGER)
+    logger = library_logger()
     if not any(h.get_name() == VERBOSE_HANDLER for h in logger.handlers):
         handler = logging.StreamHandler()
         handler.set_name(VERBOSE_HANDLER)
@@ -199,9 +207,7 @@ def show_log_on_stderr() -> None:
 
 
 def _log_warning(text: str) -> None:
-    import logging
-
-    logging.getLogger(LOGGER).warning(text)
+    library_logger().warning(text)
 
 
 def build(settings: Settings, env: Mapping[str, str] | None = None, adapters: Adapters | None = None) -> AuthService:

@@ -118,15 +118,14 @@ def test_the_plain_file_goes_only_after_the_encrypted_one_is_durable(tmp_path: P
     observed: list[tuple[bool, bool]] = []
 
     class CrashAfterWrite(EncryptedCredentialsFile):
-        def write_bytes(self, data: bytes) -> None:
-            super().write_bytes(data)  # atomic, fsynced file and directory
-            observed.append((enc.exists(), plain.exists()))
+        def after_save(self, *, saved: bool) -> None:  # called once the new file is in place, fsynced
+            observed.append((saved, enc.exists(), plain.exists()))
             raise KeyboardInterrupt  # the process dies right after the encrypted file became durable
 
     crashing = CrashAfterWrite(str(enc), lambda: PASS, params=FAST, migrate_from=CredentialsFile(str(plain)))
     with pytest.raises(KeyboardInterrupt), crashing.lock():
         crashing.write(crashing.read())
-    assert observed == [(True, True)]
+    assert observed == [(True, True, True)]
     assert plain.exists()  # the crash left both: nothing lost
     after = store(tmp_path)
     assert after.read().content() == DOC.content()  # the encrypted file wins

@@ -266,3 +266,38 @@ def test_no_silent_fallback_to_the_plain_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="No passphrase"):
         store.write(NEW)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_migration_whose_save_fails_keeps_the_plain_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Moving a plain file into the encrypted store removes the plain one only after the encrypted one is durable:
+    a save that fails at the last step (here every try of the rename) leaves the plain file as it was."""
+    import errno
+
+    from hyperframes_auth.adapters import files
+    from hyperframes_auth.adapters.credentials_file import CredentialsFile
+    from hyperframes_auth.domain.errors import StoreWriteFailed
+
+    plain = CredentialsFile(str(tmp_path / "credentials"))
+    plain.write(CredentialsDocument(api_key="hg_plain_key_789"))
+    before = (tmp_path / "credentials").read_bytes()
+    store = EncryptedCredentialsFile(str(tmp_path / "credentials.enc"), lambda: PASS, params=FAST, migrate_from=plain)
+    with store.lock():
+        doc = store.read()
+        assert store.read_from_plain
+
+        def full(*_args: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(files._Directory, "replace", full)
+        monkeypatch.setattr(files, "WRITE_RETRY_DELAYS", ())
+        with pytest.raises(StoreWriteFailed), store.reserve() as pending:
+            pending.commit(doc)
+        monkeypatch.undo()
+    assert (tmp_path / "credentials").read_bytes() == before
+    assert not (tmp_path / "credentials.enc").exists()
+    store.write(doc)  # once the disk has room, the migration completes
+    assert not (tmp_path / "credentials").exists()
+    assert store.plain_removed == str(tmp_path / "credentials")
+    assert (
+        EncryptedCredentialsFile(str(tmp_path / "credentials.enc"), lambda: PASS).read().api_key == "hg_plain_key_789"
+    )

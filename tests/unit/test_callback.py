@@ -1,4 +1,5 @@
-"""Judging callbacks (checklist items 6, 7, 14, 35, 93)."""
+"""Judging callbacks: the state compared in constant time, an ``error`` only with the right state, the RFC 9207
+``iss`` check, pasted redirect URLs held to the same rules, and a bare code refused."""
 
 from __future__ import annotations
 

@@ -314,6 +314,7 @@ def test_logout_keep_api_key_and_revocation_notes(world):
     assert result.exit_code == 0
     assert result.stdout == "✓ OAuth session removed. API key retained.\n"
     assert result.stderr.count("Note: token revoke returned HTTP 500; local credentials cleared anyway.") == 2
+    assert result.stderr.count("token revoke returned HTTP 500") == 2  # each said once, not also logged
     assert world.store.doc.api_key == "hg_valid_key_1234"
 
 

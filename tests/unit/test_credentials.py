@@ -1,4 +1,5 @@
-"""The credentials document: reference §3.2 (format), §3.3 (merge rules), §9 #1741 (unknown keys, user block)."""
+"""The credentials document shared with the TypeScript CLI: its format (docs/FILE-FORMAT.md), the merge rules of a
+sign-in, and unknown keys and the cached ``user`` block surviving every rewrite."""
 
 from __future__ import annotations
 

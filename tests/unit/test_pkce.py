@@ -1,4 +1,4 @@
-"""PKCE and state (RFC 7636), checklist items 1-4 and 6."""
+"""PKCE and state (RFC 7636): verifier length and alphabet, S256 only, the appendix B vector, fresh values each time."""
 
 from __future__ import annotations
 

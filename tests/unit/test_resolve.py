@@ -1,4 +1,5 @@
-"""Credential resolution precedence (reference §3.4, resolver.test.ts)."""
+"""Credential resolution precedence: the environment's API keys, then HEYGEN_ACCESS_TOKEN, then the stored file (the
+same order as the TypeScript CLI)."""
 
 from __future__ import annotations
 
