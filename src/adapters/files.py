@@ -61,8 +61,8 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = 1024 * 1024
 # A temp file is swept when no live process holds it (see _remove_if_abandoned). Age decides only where that cannot
-# be told: without flock (Windows), and for an empty temp file, which a writer may be about to hold. So this is
-# longer than any reservation lives: a device sign-in's spans its polling, up to the code's 30 minutes.
+# be told, without flock (Windows); so this is longer than any reservation lives: a device sign-in's spans its
+# polling, up to the code's 30 minutes.
 STALE_TEMP_SECONDS = 2 * 3600.0
 LOCK_TIMEOUT = 45.0  # longer than one refresh may take under the lock (15 s per request, 30 s deadline)
 MIN_RESERVATION = 64 * 1024
@@ -345,13 +345,8 @@ class SecureFile:
             self._check_kind(current)
             self._trust_file(current, None)
             size = current.st_size
-        temp = f".{self._name}.{os.urandom(6).hex()}.tmp"
+        temp, fd = self._held_temp(directory)
         try:
-            fd = directory.open(temp, _TEMP_FLAGS, 0o600)
-        except OSError as exc:
-            raise StoreWriteFailed(self.path, exc) from None
-        try:
-            _hold(fd)  # before it has a size: a sweeper leaves an empty temp file alone (see _remove_if_abandoned)
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o600)  # the umask may have narrowed it (0400 would still be writable through fd)
             _allocate(fd, max(MIN_RESERVATION, 4 * size))
@@ -362,8 +357,32 @@ class SecureFile:
             raise StoreWriteFailed(self.path, exc) from None
         return PendingWrite(self, directory, temp, fd)
 
+    def _held_temp(self, directory: _Directory) -> tuple[str, int]:
+        """A new temp file beside the target, held (``_hold``): its name and descriptor.
+
+        Between its creation and its hold, another process's sweep may find it unheld and remove it; then the file
+        we hold has no name any more (``st_nlink`` 0), and another is made.
+        """
+        for _ in range(3):
+            temp = f".{self._name}.{os.urandom(6).hex()}.tmp"
+            try:
+                fd = directory.open(temp, _TEMP_FLAGS, 0o600)
+            except OSError as exc:
+                raise StoreWriteFailed(self.path, exc) from None
+            try:
+                _hold(fd)
+                if os.fstat(fd).st_nlink > 0:
+                    return temp, fd
+            except OSError as exc:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    directory.unlink(temp)
+                raise StoreWriteFailed(self.path, exc) from None
+            os.close(fd)
+        raise StoreWriteFailed(self.path, OSError("every temp file made was removed by another process at once"))
+
     def _sweep_stale_temps(self, directory: _Directory) -> None:
-        """Remove the temp files of writers that were killed mid-save (see ``_abandoned``)."""
+        """Remove the temp files of writers that were killed mid-save (see ``_remove_if_abandoned``)."""
         cutoff = time.time() - STALE_TEMP_SECONDS
         with contextlib.suppress(OSError):
             for name in self._temp_names(directory):
@@ -800,9 +819,9 @@ def _hold(fd: int) -> None:
 def _remove_if_abandoned(directory: _Directory, name: str, cutoff: float) -> None:
     """Remove the temp file ``name`` if no live process is writing it.
 
-    A writer holds its temp file (``_hold``) before giving it a size. So a temp file whose hold we can take and
-    that has a size was left by a writer that died; an empty one may be a writer's between its ``open`` and its
-    ``flock``, and is left alone unless older than ``cutoff``. Without ``flock``, age alone decides.
+    A live writer holds its temp file (``_hold``), so one whose hold we can take was left by a writer that died (a
+    writer caught between creating and holding it notices the removal and makes another: ``_held_temp``).
+    Without ``flock``, only age (older than ``cutoff``) tells.
     """
     fd = directory.open(name, _READ_FLAGS)
     try:
@@ -816,8 +835,6 @@ def _remove_if_abandoned(directory: _Directory, name: str, cutoff: float) -> Non
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return  # its writer is alive
-            if info.st_size == 0 and info.st_mtime >= cutoff:
-                return
         elif info.st_mtime >= cutoff:
             return
         directory.unlink(name)
