@@ -1,4 +1,4 @@
-"""Cold-start benchmark of the CLI (issue #5's speed goals), measured with hyperfine when it is installed.
+"""Cold-start benchmark of the CLI, measured with hyperfine when it is installed.
 
     .venv/bin/python bench/cold_start.py
 

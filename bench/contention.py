@@ -1,4 +1,4 @@
-"""Contention benchmark of the single-flight refresh (issue #6): N processes start with an expired access token
+"""Contention benchmark of the single-flight refresh: N processes start with an expired access token
 against the local authorization server with refresh-token rotation on.
 
     .venv/bin/python bench/contention.py
