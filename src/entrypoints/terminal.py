@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from typing import TextIO
 
-    from ..domain.ports import Notice
+    from ..domain.ports import DeviceCodeIssued, Notice, WaitingForCallback
     from .bootstrap import Adapters
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -325,10 +325,7 @@ class LoginConsole:
 
     # ------------------------------------------------------------------------------------------ browser
 
-    def _waiting(self, notice: Notice) -> None:
-        from ..domain.ports import WaitingForCallback
-
-        assert isinstance(notice, WaitingForCallback)
+    def _waiting(self, notice: WaitingForCallback) -> None:
         self._redirect_uri = notice.redirect_uri
         self._submit = notice.submit
         self.terminal.say(f"Waiting for callback on {notice.redirect_uri} ...")
@@ -375,10 +372,7 @@ class LoginConsole:
 
     # ------------------------------------------------------------------------------------------ device
 
-    def _device_code(self, notice: Notice) -> None:
-        from ..domain.ports import DeviceCodeIssued
-
-        assert isinstance(notice, DeviceCodeIssued)
+    def _device_code(self, notice: DeviceCodeIssued) -> None:
         device = notice.device
         t = self.terminal
         uri, code = neutralize(device.verification_uri), neutralize(device.user_code)

@@ -39,6 +39,33 @@ def _kept_key_outcome(auth: HeyGenAuth, result: LogoutResult) -> str:
     return "OAuth session removed (no API key was stored)."
 
 
+def _question(keep_api_key: bool, user: str | None, everyone: bool, where: str) -> str:
+    """The confirmation asked before signing out: what goes, and where the credentials are."""
+    scope = "any active OAuth session" if keep_api_key else "HeyGen"
+    if everyone:
+        scope = "every HeyGen account" if not keep_api_key else "every account's OAuth session"
+    elif user is not None:
+        scope = f"{neutralize(user)}'s " + ("OAuth session" if keep_api_key else "HeyGen account")
+    return f"This will sign out of {scope} on this machine (credentials in {where}). Continue? [y/N] "
+
+
+def _report(terminal: Terminal, auth: HeyGenAuth, result: LogoutResult, keep_api_key: bool, had: bool) -> None:
+    """Say what the sign-out did."""
+    if keep_api_key:
+        terminal.ok(_kept_key_outcome(auth, result))
+    elif not had:
+        terminal.ok(f"Not signed in: nothing stored at {home_path(result.location)}.")
+    elif result.file_removed:
+        terminal.ok(f"Signed out. Removed {home_path(result.location)}.")
+    elif not result.accounts:
+        terminal.ok(f"Not signed in here: nothing to sign out of ({home_path(result.location)} keeps other accounts).")
+    else:
+        terminal.ok(f"Signed out {', '.join(neutralize(a) for a in result.accounts)}.")
+        active = next((a for a in auth.accounts() if a.active), None)
+        if active is not None:
+            terminal.say(f"Active account now: {neutralize(active.identity or '(unknown user)')}.")
+
+
 def logout(
     terminal: Terminal,
     keep_api_key: bool = False,
@@ -51,13 +78,7 @@ def logout(
         _environment_warning(terminal)
         settings = settings_of(terminal, verbose)
         auth = make_auth(terminal, settings)
-        where = home_path(settings.config_dir)
-        scope = "any active OAuth session" if keep_api_key else "HeyGen"
-        if everyone:
-            scope = "every HeyGen account" if not keep_api_key else "every account's OAuth session"
-        elif user is not None:
-            scope = f"{neutralize(user)}'s " + ("OAuth session" if keep_api_key else "HeyGen account")
-        question = f"This will sign out of {scope} on this machine (credentials in {where}). Continue? [y/N] "
+        question = _question(keep_api_key, user, everyone, home_path(settings.config_dir))
         if not yes and not terminal.confirm(question):
             terminal.say("Aborted.")
             return EXIT_FAIL
@@ -69,21 +90,7 @@ def logout(
         result = auth.logout(keep_api_key, user=user, everyone=everyone)
         for remark in result.remarks:
             terminal.warn(terminal.paint(f"Note: {neutralize(remark)}", "2"))
-        if keep_api_key:
-            terminal.ok(_kept_key_outcome(auth, result))
-        elif not had:
-            terminal.ok(f"Not signed in: nothing stored at {home_path(result.location)}.")
-        elif result.file_removed:
-            terminal.ok(f"Signed out. Removed {home_path(result.location)}.")
-        elif not result.accounts:
-            terminal.ok(
-                f"Not signed in here: nothing to sign out of ({home_path(result.location)} keeps other accounts)."
-            )
-        else:
-            terminal.ok(f"Signed out {', '.join(neutralize(a) for a in result.accounts)}.")
-            active = next((a for a in auth.accounts() if a.active), None)
-            if active is not None:
-                terminal.say(f"Active account now: {neutralize(active.identity or '(unknown user)')}.")
+        _report(terminal, auth, result, keep_api_key, had)
         if leftover:
             terminal.warn(f"Note: a plain credentials file remains at {home_path(leftover)}; it was removed too.")
         return EXIT_OK
