@@ -86,6 +86,33 @@ def oauth_of(path: Path, identity: str) -> dict[str, object]:
 # ---------------------------------------------------------------------------------------------- two people, one server
 
 
+def test_switch_on_a_terminal_offers_a_numbered_choice(auth_server: AuthServer, tmp_path: Path) -> None:
+    """With two other accounts, `auth switch` on a terminal lists them; an answer that is not one of the numbers
+    (a superscript digit is a digit to Python) changes nothing, a listed number switches."""
+    from .test_cli_e2e import finish, on_a_terminal, transcript
+
+    env = cli_env(auth_server, tmp_path)
+    for person in ("alice", "bob", "carol"):
+        login(env, person)
+    with on_a_terminal(env, "auth", "switch") as child:
+        child.expect_exact("Switch to which account? ")
+        child.sendline("\u00b2")
+        assert finish(child) == 1
+        said = transcript(child)
+    assert "Several accounts are signed in here; say which" in said
+    assert "Internal error" not in said
+    assert [a["identity"] for a in status_json(env)["accounts"] if a["active"]] == [CAROL]
+    with on_a_terminal(env, "auth", "switch") as child:
+        child.expect(r"  1\. (\S+)\r\n  2\. (\S+)\r\n")
+        listed = [child.match.group(1), child.match.group(2)]
+        assert sorted(listed) == [ALICE, BOB]
+        child.expect_exact("Switch to which account? ")
+        child.sendline("2")
+        child.expect_exact(f"Switched to {listed[1]}.")
+        assert finish(child) == 0
+    assert [a["identity"] for a in status_json(env)["accounts"] if a["active"]] == [listed[1]]
+
+
 def test_cli_two_people_on_one_server(auth_server: AuthServer, tmp_path: Path) -> None:
     env = cli_env(auth_server, tmp_path)
     file = tmp_path / "config" / "credentials"

@@ -22,7 +22,8 @@ def _choose(terminal: Terminal, names: list[str]) -> str | None:
         terminal.say(f"  {number}. {neutralize(name)}")
     print("Switch to which account? ", end="", file=terminal.out, flush=True)
     answer = terminal.stdin.readline().strip()
-    return names[int(answer) - 1] if answer.isdigit() and 1 <= int(answer) <= len(names) else None
+    listed = answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(names)  # "²" is a digit to Python
+    return names[int(answer) - 1] if listed else None
 
 
 def switch(terminal: Terminal, user: str | None = None, verbose: bool = False) -> int:
