@@ -43,3 +43,19 @@ class CredentialsFile(SecureFile):
 
     def encode(self, doc: CredentialsDocument) -> bytes:
         return encode_document(doc)
+
+    def complete(self, data: bytes) -> bool:
+        """A left-over temp file is whole when its bytes read as a credentials document, as ``read`` would.
+
+        What ``encode`` writes is one JSON object: a write cut short is not valid JSON, nor is the content followed
+        by the reservation's zeros (NUL is never valid after the object, nor inside it unescaped). It must start
+        with ``{``: ``read`` also accepts an empty file (no credentials) and a legacy bare API key, which nothing of
+        ours writes, so an empty file or a prefix of a key-looking text is never adopted.
+        """
+        if not data.startswith(b"{"):
+            return False
+        try:
+            parse_document(data.decode("utf-8"))
+        except (UnicodeDecodeError, InvalidStore):
+            return False
+        return True

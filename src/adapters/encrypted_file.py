@@ -311,6 +311,32 @@ class EncryptedCredentialsFile(SecureFile):
         self._local.fresh = None
         self._finish_migration()
 
+    def complete(self, data: bytes) -> bool | None:
+        """A left-over temp file is whole when it decrypts, with the keys already in hand, to a credentials document.
+
+        ``lock()`` unlocks the file on disk before it takes the lock, so its keys are in hand when the lock's
+        holder looks at left-over temp files; a save of ours seals under those same keys, except when it upgrades
+        the file's format or parameters. AES-GCM authenticates every byte and the length: a write cut short, or the
+        content followed by the reservation's zeros, fails. Nothing is asked for here (no prompt, no keyring): a
+        damaged header (the digest) or no header at all is ``False``; a header sealed under other keys than those in
+        hand, or none in hand (a wrong passphrase, a locked keyring, a sign-in's ``reserve()`` before it opened the
+        file), cannot be told: ``None`` keeps it for a later ``lock()`` (a newer save makes it moot).
+        """
+        if data[: len(MAGIC)] != MAGIC or len(data) <= len(MAGIC) or data[len(MAGIC)] != VERSION:
+            return False  # what is left of a write cut short (zeros), or nothing this version writes
+        try:
+            _checked_header(data, _V2.size, _V2_DIGEST)
+        except CorruptStore:
+            return False
+        keys = self._keys
+        if keys is None or _fingerprint(data) != keys.fingerprint:
+            return None
+        try:
+            parse_document(self._decrypt(data, keys).decode("utf-8"))
+        except (CorruptStore, UnicodeDecodeError, InvalidStore):
+            return False
+        return True
+
     def _forget_new_key(self, keys: _Keys, created: bool) -> None:
         if created and self._keyring is not None:
             self._keyring.delete(keys.ident)  # no file refers to the new keyring item

@@ -33,9 +33,15 @@ systems (btrfs, ZFS, APFS) overwriting reserved blocks can still need new ones: 
 risk without removing it.
 
 Each temp file is held with ``flock`` by the process writing it, for as long as it lives (a child the CLI forks to
-finish a save inherits the hold). The next save sweeps the temp files whose hold is free: their writer was killed
-before it could remove them. Where ``flock`` is missing (Windows, which cannot remove an open file anyway), only
-temp files older than ``STALE_TEMP_SECONDS`` are swept.
+finish a save inherits the hold): from before anything is written into it until after it is renamed or removed. A
+temp file whose hold is free was left by a writer that died (``_settle_orphans``). If it holds a whole save newer
+than the file (the writer was killed between writing the new bytes and the rename: they were in the page cache,
+which outlives the process), the next ``lock()`` finishes that save (fsync, rename, directory fsync) before anyone
+reads: killing every process at once after a refresh token was spent no longer loses the grant unless it lands
+before the new bytes are written. Whether the bytes are whole is the subclass's call (``complete``; by default
+never). Every other orphan is removed. Orphans are handled only under the store's lock: by ``lock()``, and by
+``reserve()`` when the lock is free at that instant. Where ``flock`` is missing (Windows, which cannot remove an
+open file anyway), nothing is adopted and only temp files older than ``STALE_TEMP_SECONDS`` are swept.
 
 ``lock()`` is an exclusive kernel lock on ``<file>.lock`` (``adapters.lock``), with a bounded wait; the kernel
 releases it when a process dies, so a crashed holder never wedges the others. When the lock is released and the
@@ -58,10 +64,11 @@ from ..domain.errors import InvalidStore, StoreLocked, StoreWriteFailed, UnsafeS
 TYPE_CHECKING = False  # keep `typing` off the CLI's fast paths; type checkers know this name
 if TYPE_CHECKING:
     from ..domain.credentials import CredentialsDocument
+    from .lock import HeldLock
 
 MAX_FILE_BYTES = 1024 * 1024
-# A temp file is swept when no live process holds it (see _remove_if_abandoned). Age decides only where that cannot
-# be told, without flock (Windows); so this is longer than any reservation lives: a device sign-in's spans its
+# A temp file is swept when no live process holds it (see _settle_orphans). Age decides only where that cannot be
+# told, without flock (Windows); so this is longer than any reservation lives: a device sign-in's spans its
 # polling, up to the code's 30 minutes.
 STALE_TEMP_SECONDS = 2 * 3600.0
 LOCK_TIMEOUT = 45.0  # longer than one refresh may take under the lock (15 s per request, 30 s deadline)
@@ -290,6 +297,18 @@ class SecureFile:
         """Called once the bytes of the last ``encode`` were put in place (``saved``) or could not be. Nothing by
         default; the encrypted store finishes a migration here, or forgets a key it made for a file never written."""
 
+    def complete(self, data: bytes) -> bool | None:
+        """Whether ``data``, the content of a temp file its writer left (it died), is a whole file of this store:
+        ``True`` lets the next ``lock()`` finish that save (``_settle_orphans``); ``False`` (the default: never
+        adopt) lets it be removed; ``None`` means it cannot be told now (e.g. no key in hand), and it is kept until
+        it can, or until a newer save makes it moot. Must not raise, prompt or touch the disk.
+
+        A writer writes the whole content at offset 0 into space already reserved, then truncates to its length: a
+        kill in between leaves a prefix, or the content followed by zeros, or zeros alone.
+        """
+        del data
+        return False
+
     def write_bytes(self, data: bytes) -> None:
         """Replace the file's content atomically with ``data`` (mode 0600).
 
@@ -316,7 +335,8 @@ class SecureFile:
                     pending.commit(new_doc)
 
         A sign-in reserves before its wait (which may last minutes) without the lock, and commits under it; the
-        reservation is held (``_hold``) meanwhile, so no other save sweeps it.
+        reservation is held (``_hold``) meanwhile, so no other save sweeps it. Temp files left by killed writers
+        are settled first, if the lock is free at that instant (``_settle_if_free``).
 
         Raises:
             StoreWriteFailed: the directory is not writable, or the disk has no room for the reservation.
@@ -324,7 +344,7 @@ class SecureFile:
         """
         directory = self._open_directory(create=True)
         try:
-            self._sweep_stale_temps(directory)
+            self._settle_if_free(directory)
             pending = self._open_reservation(directory)
             try:
                 yield pending
@@ -351,9 +371,7 @@ class SecureFile:
                 os.fchmod(fd, 0o600)  # the umask may have narrowed it (0400 would still be writable through fd)
             _allocate(fd, max(MIN_RESERVATION, 4 * size))
         except OSError as exc:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                directory.unlink(temp)
+            _let_go(directory, temp, fd)
             raise StoreWriteFailed(self.path, exc) from None
         return PendingWrite(self, directory, temp, fd)
 
@@ -374,24 +392,131 @@ class SecureFile:
                 if os.fstat(fd).st_nlink > 0:
                     return temp, fd
             except OSError as exc:
-                os.close(fd)
-                with contextlib.suppress(OSError):
-                    directory.unlink(temp)
+                _let_go(directory, temp, fd)
                 raise StoreWriteFailed(self.path, exc) from None
             os.close(fd)
         raise StoreWriteFailed(self.path, OSError("every temp file made was removed by another process at once"))
 
-    def _sweep_stale_temps(self, directory: _Directory) -> None:
-        """Remove the temp files of writers that were killed mid-save (see ``_remove_if_abandoned``)."""
-        cutoff = time.time() - STALE_TEMP_SECONDS
-        with contextlib.suppress(OSError):
-            for name in self._temp_names(directory):
+    def _settle_orphans(self, directory: _Directory) -> None:
+        """Decide what becomes of the temp files no live writer holds (their writer died). Only under the store's
+        lock: right after ``lock()`` takes it, before anyone reads, and in ``reserve()`` when it is free
+        (``_settle_if_free``).
+
+        Each temp file is opened and its hold taken without waiting (``_take_orphan``); one a live writer holds is
+        left alone. Then, for those we now hold:
+
+        * **older** than the file: its last data change (``st_mtime``) is not after the file's last change (the
+          later of its ``st_mtime`` and ``st_ctime``; the rename that put it in place, a restore with ``cp -p`` or
+          ``mv``, a ``chmod`` change the ctime, which no one can set back). It would roll back a later save, e.g. the
+          TypeScript CLI's, which takes no lock: removed. With no file at all, every orphan counts as older: the file
+          was removed after it (a sign-out outside our lock, or by hand) and is not brought back; a first save
+          killed at its commit is lost, which costs a sign-in, never a grant held before.
+        * otherwise the store judges its bytes (``complete``): not whole (``False``, and any temp file not ours: not
+          0600-safe, hard-linked, too large): removed; cannot be told now (``None``): kept; whole: a candidate.
+        * The newest candidate is adopted when it is whole (``_adopt``), and then every other orphan is older than
+          the file: removed. When the newest cannot be told, or the file cannot be trusted, or the adoption fails,
+          the candidates stay for a later ``lock()``.
+
+        Interleavings (a writer holds its temp file from ``_held_temp`` until after its rename or unlink; adoption
+        needs the store's lock, which every writer of whole content holds, and the orphan's hold):
+
+        * A writer alive but not yet holding its new temp file: the file is empty, so it is removed (never adopted);
+          the writer then holds a file with no name (``st_nlink`` 0) and makes another (``_held_temp``).
+        * A writer alive and holding: skipped, whatever it has written; it renames or removes the file before it
+          lets go (``_let_go`` removes before it closes), so a live writer's temp is never seen unheld with content.
+        * A writer killed after ``_write_at`` and ``ftruncate``, during or before its fsync: whole, newer: adopted by
+          the next ``lock()``; the refresh that then reads the store sees the rotated token. Killed between the two:
+          the content followed by the reservation's zeros is not whole: removed (the grant is lost; the window is
+          the time of those two calls).
+        * Settling needs the store's lock, so no two processes settle at once, and a hold the settler cannot take
+          is a live writer's. A name that no longer leads to the inode we hold (removed meanwhile by a writer that
+          lost it to a sweep before it held it) is skipped. The adopter killed mid-way leaves the orphan unheld
+          again (before the rename) or the save done (after): the next ``lock()`` carries on.
+        * The adopted bytes are fsynced before the rename and the directory after it, as in ``PendingWrite``.
+        """
+        try:
+            names = self._temp_names(directory)
+        except OSError:
+            return
+        if not names:
+            return
+        if not _POSIX:
+            cutoff = time.time() - STALE_TEMP_SECONDS
+            for name in names:
                 with contextlib.suppress(OSError):
-                    _remove_if_abandoned(directory, name, cutoff)
+                    _remove_if_old(directory, name, cutoff)
+            return
+        try:
+            target: os.stat_result | None = directory.lstat(self._name)
+        except FileNotFoundError:
+            target = None
+        except OSError:
+            return  # nothing can be judged against a file we cannot see; the read that follows will say why
+        taken: list[_Orphan] = []
+        try:
+            for name in names:
+                with contextlib.suppress(OSError):
+                    orphan = _take_orphan(directory, name)
+                    if orphan is not None:
+                        taken.append(orphan)
+            self._settle(directory, taken, target)
+        finally:
+            for orphan in taken:
+                os.close(orphan.fd)
+
+    def _settle(self, directory: _Directory, orphans: list[_Orphan], target: os.stat_result | None) -> None:
+        judged = [(orphan, self._judge(orphan, target)) for orphan in orphans]
+        candidates = sorted(
+            ((orphan, whole) for orphan, whole in judged if whole is not False),
+            key=lambda pair: pair[0].info.st_mtime_ns,
+            reverse=True,
+        )
+        kept = {orphan.name for orphan, _ in candidates}
+        if candidates and candidates[0][1] and target is not None:
+            newest = candidates[0][0]
+            if self._adopt(directory, newest, target):
+                kept = {newest.name}  # renamed into place: the others are older than the file now
+        for orphan, _ in judged:
+            if orphan.name not in kept:
+                with contextlib.suppress(OSError):
+                    directory.unlink(orphan.name)
+
+    def _judge(self, orphan: _Orphan, target: os.stat_result | None) -> bool | None:
+        """``True``: a whole save newer than the file; ``False``: never to be adopted; ``None``: cannot be told."""
+        info = orphan.info
+        if target is None or info.st_mtime_ns <= max(target.st_mtime_ns, target.st_ctime_ns):
+            return False
+        if info.st_nlink != 1 or info.st_uid != os.geteuid() or info.st_mode & 0o022 or info.st_size > MAX_FILE_BYTES:
+            return False
+        return self.complete(_read_up_to(orphan.fd, MAX_FILE_BYTES + 1))
+
+    def _adopt(self, directory: _Directory, orphan: _Orphan, target: os.stat_result) -> bool:
+        """Finish the save ``orphan`` holds: fsync it, rename it over the file, fsync the directory. The file must
+        be one we would replace ourselves (``_open_reservation``'s checks); else nothing is done (``False``)."""
+        try:
+            self._check_kind(target)
+            self._trust_file(target, None)
+        except (InvalidStore, UnsafeStore):
+            return False
+        try:
+            _full_fsync(orphan.fd)
+            if hasattr(os, "fchmod"):
+                os.fchmod(orphan.fd, 0o600)
+            directory.replace(orphan.name, self._name)
+        except OSError:
+            return False
+        directory.fsync()
+        return True
 
     def _temp_names(self, directory: _Directory) -> list[str]:
+        """Our temp files' names: ``.<name>.<random>.tmp``, the random part without a dot (so the plain store's
+        ``.credentials.`` does not also take the encrypted store's ``.credentials.enc.<random>.tmp``)."""
         prefix = f".{self._name}."
-        return [name for name in directory.names() if name.startswith(prefix) and name.endswith(".tmp")]
+        return [
+            name
+            for name in directory.names()
+            if name.startswith(prefix) and name.endswith(".tmp") and "." not in name[len(prefix) : -len(".tmp")]
+        ]
 
     def delete(self) -> None:
         """Remove the file (a symlink at the path is removed, never followed); absent is fine.
@@ -519,26 +644,63 @@ class SecureFile:
             UnsafeStore: the directory or the lock file cannot be trusted.
             StoreWriteFailed: the lock file cannot be created.
         """
-        from .lock import NotALockFile, acquire
+        from .lock import NotALockFile
 
         directory = self._open_directory(create=True)
-        lock_name = f"{self._name}.lock"
-        lock_path = os.path.join(directory.path, lock_name)
         try:
             try:
-                held = acquire(lock_name if directory.fd is not None else lock_path, self.lock_timeout, directory.fd)
+                held = self._acquire(directory, self.lock_timeout)
             except NotALockFile as exc:
+                lock_path = os.path.join(directory.path, f"{self._name}.lock")
                 raise UnsafeStore(lock_path, f"it is {exc}", f"Remove {lock_path} and try again.") from None
             except OSError as exc:
                 raise StoreWriteFailed(self.path, exc) from None  # e.g. a read-only directory
             if held is None:
                 raise StoreLocked(self.path, self.lock_timeout)
             try:
+                self._settle_orphans(directory)  # before anyone reads: a refresh sees an adopted save
                 yield
             finally:
                 held.release(remove=self._nothing_left(directory))
         finally:
             directory.close()
+
+    def _acquire(self, directory: _Directory, timeout: float) -> HeldLock | None:
+        from .lock import acquire
+
+        lock_name = f"{self._name}.lock"
+        return acquire(
+            lock_name if directory.fd is not None else os.path.join(directory.path, lock_name), timeout, directory.fd
+        )
+
+    def _settle_if_free(self, directory: _Directory) -> None:
+        """Settle the orphans (``_settle_orphans``) if the store's lock is free at this instant, under it.
+
+        ``reserve()`` runs without the lock (a sign-in reserves before it waits for a person) or under it (a refresh,
+        whose ``lock()`` settled them already). Orphans are only ever handled under the lock, so a lock holder
+        never finds one held by someone merely judging it, and then reads around a save it should have finished.
+        When the lock is taken (by us, or another process), its holder settled them when it took it.
+        """
+        from .lock import NotALockFile
+
+        try:
+            directory.lstat(f"{self._name}.lock")
+        except FileNotFoundError:
+            made = True  # a save made without the lock: leave no lock file behind (``adapters.lock`` allows it)
+        except OSError:
+            return
+        else:
+            made = False
+        try:
+            held = self._acquire(directory, 0.0)
+        except (NotALockFile, OSError):
+            return  # the lock file is odd, or cannot be made: ``lock()`` says so when it is needed
+        if held is None:
+            return
+        try:
+            self._settle_orphans(directory)
+        finally:
+            held.release(remove=made or self._nothing_left(directory))
 
     def _nothing_left(self, directory: _Directory) -> bool:
         """True when neither the store's file nor a temp file of ours is in the directory (the lock can go)."""
@@ -630,12 +792,8 @@ class PendingWrite:
         if not self._open:
             return
         self._open = False
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        if not self.committed:
-            with contextlib.suppress(OSError):
-                self._directory.unlink(self._temp)
+        fd, self._fd = self._fd, -1
+        _let_go(self._directory, None if self.committed else self._temp, fd)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -816,30 +974,62 @@ def _hold(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
 
 
-def _remove_if_abandoned(directory: _Directory, name: str, cutoff: float) -> None:
-    """Remove the temp file ``name`` if no live process is writing it.
+def _let_go(directory: _Directory, name: str | None, fd: int) -> None:
+    """Close a temp file's descriptor, removing the file first when ``name`` is given.
 
-    A live writer holds its temp file (``_hold``), so one whose hold we can take was left by a writer that died (a
-    writer caught between creating and holding it notices the removal and makes another: ``_held_temp``).
-    Without ``flock``, only age (older than ``cutoff``) tells.
+    On POSIX the name goes while the hold is still ours: nobody finds the temp file of a live writer unheld (and
+    adopts a save it gave up). Windows cannot remove an open file, and has no hold.
     """
+    if not _POSIX and fd >= 0:
+        os.close(fd)
+    if name is not None:
+        with contextlib.suppress(OSError):
+            directory.unlink(name)
+    if _POSIX and fd >= 0:
+        os.close(fd)
+
+
+class _Orphan:
+    """A temp file whose hold we took (its writer is gone): its name, our descriptor, its ``fstat`` once held."""
+
+    def __init__(self, name: str, fd: int, info: os.stat_result) -> None:
+        self.name = name
+        self.fd = fd
+        self.info = info
+
+
+def _take_orphan(directory: _Directory, name: str) -> _Orphan | None:
+    """Open the temp file ``name`` and take its hold without waiting (POSIX).
+
+    ``None`` when a live writer holds it (``_hold``), when it is not a regular file, or when the name no longer
+    leads to the file we hold (another process adopted or removed it between our open and our hold). While we hold
+    it, nobody else removes or renames it: every process that does holds it first.
+    """
+    import fcntl
+
     fd = directory.open(name, _READ_FLAGS)
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return
-        if _POSIX:
-            import fcntl
-
+        if stat.S_ISREG(os.fstat(fd).st_mode):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return  # its writer is alive
-        elif info.st_mtime >= cutoff:
-            return
-        directory.unlink(name)
-    finally:
+            except (BlockingIOError, PermissionError):  # EACCES: how NFS's emulation says "held"
+                pass
+            else:
+                info, named = os.fstat(fd), directory.lstat(name)
+                if (named.st_dev, named.st_ino) == (info.st_dev, info.st_ino):
+                    return _Orphan(name, fd, info)
+    except BaseException:
         os.close(fd)
+        raise
+    os.close(fd)
+    return None
+
+
+def _remove_if_old(directory: _Directory, name: str, cutoff: float) -> None:
+    """Without ``flock`` (Windows), remove the temp file ``name`` if it is older than ``cutoff``."""
+    info = directory.lstat(name)
+    if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+        directory.unlink(name)
 
 
 def _allocate(fd: int, size: int) -> None:

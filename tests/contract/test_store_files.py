@@ -335,11 +335,16 @@ def test_sigkill_during_saves_never_leaves_a_torn_file(tmp_path: Path) -> None:
         assert content in (OLD.content(), NEW.content())
         outcomes.add(content == NEW.content())
     assert outcomes == {True, False}
-    leftovers = [p for p in tmp_path.iterdir() if p.name != "credentials"]
+    leftovers = [p for p in tmp_path.iterdir() if p.name not in ("credentials", "credentials.lock")]
     assert all(p.name.startswith(".credentials.") and p.name.endswith(".tmp") for p in leftovers)
-    # The temp files of killed writers: the next save removes them at once (no live process holds them)
-    CredentialsFile(str(path)).write(NEW)
-    assert [p.name for p in tmp_path.iterdir()] == ["credentials"]
+    # The temp files of killed writers (no live process holds them): the next lock finishes the newest whole save
+    # newer than the file, if there is one, and removes the rest at once
+    store = CredentialsFile(str(path))
+    with store.lock():
+        assert store.read().content() in (OLD.content(), NEW.content())
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+        store.write(NEW)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["credentials", "credentials.lock"]
 
 
 def _reserve_and_wait(path: str, ready: object, go: object) -> None:
