@@ -9,7 +9,7 @@ store's lock any more (a child that finishes the save after its parent was kille
 checks that the credentials file is still valid JSON, and runs `auth refresh` again, uninterrupted: success means
 the grant survived; `invalid_grant` means it was lost (the killed process had spent the refresh token, the server
 had rotated it, and the new one never reached the file). After that second run, no temporary file may be left in
-the directory (the save sweeps those of killed writers). A round continues from the state the last one left;
+the directory (the next lock finishes or removes those of killed writers). A round continues from the state the last one left;
 after a loss the worker signs in again (a new grant). Rounds are spread over `--parallel` workers, each with its
 own credentials directory and grant.
 

@@ -18,8 +18,9 @@ its reserved temp file through descriptors inherited across the fork. The parent
 on to the child, whose guard holds them back like its own. Without a controlling terminal (scripts, CI jobs, cron)
 the child also starts a session of its own, so a kill of the command's process group (``timeout``, a job's
 teardown) does not reach it either; on a terminal it stays in the terminal's foreground group, so that Ctrl-C and
-any prompt keep working. Killing every process at once (a container or cgroup torn down) during the save still
-loses it; that window is measured by ``bench/kill_rounds.py --tree``. There is no split without ``fork`` and
+any prompt keep working. Killing every process at once (a container or cgroup torn down) after the server rotated
+the token and before the new tokens are written to the reserved temp file still loses it (once written, the next
+lock finishes the save: ``files.py``); that window is measured by ``bench/kill_rounds.py --cgroup``. There is no split without ``fork`` and
 ``sigwaitinfo``, on macOS (where forking without ``exec`` is unsafe once system frameworks are loaded), or when
 another thread is running (a fork copies only the calling thread, and locks the others hold would stay locked in
 the child); the library never splits.
@@ -34,6 +35,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -65,12 +70,17 @@ class _Guard:
             _continue_in_child()
 
     def _hold(self, number: int, _frame: FrameType | None) -> None:
+        # A handler can be interrupted by the next signal (Python runs handlers between any two bytecodes), so the
+        # signal is recorded before anything else: a Ctrl-C that lands while the first one's warning is being
+        # written is then the second one, as the person meant, and the warning is never written twice.
         if number == signal.SIGINT and signal.SIGINT in self._held:
             self._restore()
             raise KeyboardInterrupt
-        if not self._held:
-            self._warn(FIRST_INTERRUPT)
+        first = not self._held
         self._held.append(number)
+        if first:
+            with contextlib.suppress(Exception):  # e.g. stderr busy with a write this signal interrupted
+                self._warn(FIRST_INTERRUPT)
 
     def _restore(self) -> None:
         for number, previous in self._previous.items():
@@ -140,7 +150,7 @@ def _has_terminal() -> bool:
     return True
 
 
-def _wait_and_mirror(child: int, watched: set[int], own_session: bool) -> None:
+def _wait_and_mirror(child: int, watched: set[int], own_session: bool) -> NoReturn:
     """The parent's side: relay signals, wait for ``child``, end with its status (never returns).
 
     Without a terminal the child runs in a session of its own, so only this process gets signals meant for the
@@ -149,14 +159,26 @@ def _wait_and_mirror(child: int, watched: set[int], own_session: bool) -> None:
     (``kill``: ``si_code`` <= 0) is passed on, but one the kernel sent on the terminal's behalf (Ctrl-C, a
     hang-up: ``si_code`` > 0) reached the child too, and passing it on would count it twice (a second Ctrl-C
     abandons the save).
+
+    Whatever happens here, this process ends here: an exception unwinding into the caller would run the command's
+    clean-up (removing the reservation the child may have written its save into) a second time.
     """
+    code = 1
+    try:
+        code = _mirror(child, watched, own_session)
+    finally:
+        os._exit(code)
+
+
+def _mirror(child: int, watched: set[int], own_session: bool) -> int:
+    """Relay signals until ``child`` ends; its exit code, or die of the signal it died of."""
     while True:
         info = signal.sigwaitinfo(watched)
         if info.si_signo == signal.SIGCHLD:
             try:
                 done, status = os.waitpid(child, os.WNOHANG)
             except ChildProcessError:  # cannot happen for our own child; end as a failure rather than hang
-                os._exit(1)
+                return 1
             if done == child:
                 break
             continue  # stopped or continued, not ended
@@ -165,11 +187,13 @@ def _wait_and_mirror(child: int, watched: set[int], own_session: bool) -> None:
                 os.kill(child, info.si_signo)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # the child died of a signal: die of the same one, so the shell reports what happened
-        signal.signal(-code, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {-code})
-        os.kill(os.getpid(), -code)
-        code = 128 - code
-    os._exit(code)
+        number = -code
+        if number not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be given a handler, nor blocked
+            signal.signal(number, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {number})
+        os.kill(os.getpid(), number)
+        code = 128 + number
+    return code
 
 
 class SignalShield:

@@ -219,7 +219,11 @@ def _nothing() -> None:
 
 
 class _Lock:
-    """A lock made on first use: most commands never write from two threads, and never import ``threading``."""
+    """A lock made on first use: most commands never write from two threads, and never import ``threading``.
+
+    Reentrant: a signal handler that writes a line (the first Ctrl-C during a save) runs in the main thread, and
+    may interrupt that same thread in the middle of a write.
+    """
 
     def __init__(self) -> None:
         self._lock: object | None = None
@@ -228,7 +232,7 @@ class _Lock:
         if self._lock is None:
             import threading
 
-            self._lock = threading.Lock()
+            self._lock = threading.RLock()
         self._lock.__enter__()  # type: ignore[attr-defined]
 
     def __exit__(self, *exc: object) -> None:

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -180,6 +181,24 @@ WITH_DEFAULT_SIGINT = (
 )
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (Linux's /proc/<pid>/task/*/children): a command's split-off child, say."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
+
+
+def kill_with_descendants(pid: int) -> None:
+    """SIGKILL a command and what it started: a test that gives up on a command must not leave its child holding
+    the test's pipes and files (the child of a split save outlives a kill of its parent, by design)."""
+    for target in [*descendants(pid), pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(target, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def spawn(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[str], Lines, Lines]]:
     process = subprocess.Popen(
@@ -196,7 +215,7 @@ def spawn(env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen[st
         yield process, Lines(process.stdout), Lines(process.stderr)
     finally:
         if process.poll() is None:
-            process.kill()
+            kill_with_descendants(process.pid)
         process.wait(10)
         for stream in (process.stdin, process.stdout, process.stderr):
             if stream is not None:

@@ -42,7 +42,7 @@ from .local_servers import HoldingRelay, holds_tokens, relay_to
 from .mounts import fill, read_only, run
 from .people import forget_environment, person_behind, sign_in, stored_accounts
 from .scripted_user import ScriptedUser
-from .test_cli_e2e import Lines, cli_env, finish, hf, on_a_terminal, spawn, transcript
+from .test_cli_e2e import Lines, cli_env, finish, hf, kill_with_descendants, on_a_terminal, spawn, transcript
 
 pytestmark = [pytest.mark.contract, pytest.mark.slow]
 SAVING = "Saving your new sign-in first"
@@ -151,7 +151,7 @@ def wait_exit(process: subprocess.Popen[str], seconds: float = 30) -> int:
     try:
         return process.wait(seconds)
     except subprocess.TimeoutExpired:
-        process.kill()
+        kill_with_descendants(process.pid)
         raise
 
 

@@ -160,3 +160,44 @@ def test_a_terminal_ctrl_c_reaches_the_child_once(tmp_path: Path) -> None:
         child.close(force=True)
     assert child.signalstatus == signal.SIGINT
     assert CredentialsFile(str(path)).read().content() == NEW.content()
+
+
+def test_a_ctrl_c_landing_during_the_first_ones_warning_is_the_second_one() -> None:
+    """Python runs a signal handler between any two bytecodes, the first Ctrl-C's own handler included: a second
+    Ctrl-C while the first one's warning is being written must abandon, not warn again."""
+    from hyperframes_auth.adapters.signals import SignalShield
+
+    said: list[str] = []
+
+    def warn(text: str) -> None:
+        said.append(text)
+        if len(said) == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while this warning is written
+            sum(range(1000))  # bytecodes, where Python runs the handler
+
+    def ctrl_c_during_a_save() -> None:
+        with SignalShield(warn)() as guard:
+            guard.arm()
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(1000))
+
+    with pytest.raises(KeyboardInterrupt):
+        ctrl_c_during_a_save()
+    assert said == [FIRST_INTERRUPT]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the shield let go
+
+
+def test_when_the_child_alone_is_killed_the_command_dies_the_same_way_and_leaves_its_save(tmp_path: Path) -> None:
+    """The out-of-memory killer may pick the child: the command then ends as killed too, without running its
+    clean-up a second time (which would remove the reservation the child's save may already be in)."""
+    path = tmp_path / "credentials"
+    process, worker = _start(path)
+    [reservation] = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    os.kill(worker, signal.SIGKILL)
+    assert process.wait(10) == -signal.SIGKILL
+    assert process.stderr is not None
+    assert process.stderr.read() == ""  # no "Internal error", no traceback
+    assert reservation.exists()  # left for the next lock to judge (here: never written, so removed then)
+    with CredentialsFile(str(path)).lock():
+        assert CredentialsFile(str(path)).read().content() == OLD.content()
+    assert not reservation.exists()

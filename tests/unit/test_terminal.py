@@ -65,3 +65,29 @@ def test_ctrl_c_at_a_question_interrupts_and_ctrl_d_answers_no() -> None:
         Terminal(out=out, stdin=_InterruptedTty(), env={}).confirm("Continue? [y/N] ")
     assert out.getvalue() == "Continue? [y/N] \n"  # the line is ended, so "Aborted." starts on its own
     assert Terminal(out=io.StringIO(), stdin=_ClosedTty(), env={}).confirm("Continue? [y/N] ") is False
+
+
+def test_a_line_written_while_another_is_being_written_in_the_same_thread_does_not_hang() -> None:
+    """A signal handler (the first Ctrl-C during a save says what is happening) runs in the main thread and can
+    interrupt it in the middle of writing a line: the terminal's lock must let that thread write again."""
+    import threading
+
+    class Interrupted(io.StringIO):
+        def __init__(self) -> None:
+            super().__init__()
+            self.interrupted = False
+
+        def write(self, text: str) -> int:
+            if not self.interrupted:
+                self.interrupted = True
+                terminal.warn("written by the handler")  # as if a signal landed inside this write
+            return super().write(text)
+
+    err = Interrupted()
+    terminal = Terminal(out=io.StringIO(), err=err, env={})
+    writer = threading.Thread(target=terminal.warn, args=("the line being written",), daemon=True)
+    writer.start()
+    writer.join(5)
+    assert not writer.is_alive(), "the second write waited for a lock its own thread holds"
+    assert "written by the handler" in err.getvalue()
+    assert "the line being written" in err.getvalue()
