@@ -1,0 +1,415 @@
+"""An adversarial review of the split save (``adapters/signals.py``) and of orphan adoption (``adapters/files.py``).
+
+Each test reproduces one way a promise breaks on the current code: a grant lost (a refresh token spent at the
+server whose successor never reaches the file), or Ctrl-C semantics not kept. Every test fails until its cause is
+fixed; none is marked to be expected to fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hyperframes_auth.adapters.credentials_file import CredentialsFile
+from hyperframes_auth.adapters.encrypted_file import MIN_ITERATIONS, MIN_MEMORY_KIB, EncryptedCredentialsFile
+from hyperframes_auth.adapters.files import SecureFile
+from hyperframes_auth.adapters.signals import FIRST_INTERRUPT
+from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
+
+from .conftest import AuthServer
+from .local_servers import HoldingRelay, holds_tokens, relay_to
+from .people import forget_environment, sign_in
+from .split_saver import NEW as SAVED
+from .test_cli_e2e import HYPERFRAMES, Lines, cli_env, hf, kill_with_descendants, on_a_terminal
+from .test_orphan_adoption import temps
+from .test_orphan_adoption import until_the_clock_passes as _until_the_clock_passes
+from .test_refresh_transaction import credentials, refresh_works
+
+pytestmark = pytest.mark.contract
+SPLITS = pytest.mark.skipif(
+    not hasattr(os, "fork") or sys.platform == "darwin", reason="the split needs fork (and is off on macOS)"
+)
+ROOT = Path(__file__).resolve().parents[2]
+SAVING = "Saving your new sign-in first"
+OLD = CredentialsDocument(oauth=OAuthTokens("at_old" * 50, "rt_old_spent"))
+NEW = CredentialsDocument(oauth=OAuthTokens("at_new" * 50, "rt_new_rotated"))
+PASS = "s3cret passphrase"
+FLOOR = (MIN_MEMORY_KIB, MIN_ITERATIONS, 1)
+
+
+def _signed_in_through_relay(server: AuthServer, tmp_path: Path) -> tuple[Path, str]:
+    """A signed-in config, presented so that the CLI may go through a relay; its refresh token."""
+    sign_in(server, tmp_path)
+    config = tmp_path / "config"
+    forget_environment(tmp_path)
+    return config, credentials(config)["oauth"]["refresh_token"]
+
+
+@contextlib.contextmanager
+def _relayed_env(server: AuthServer, tmp_path: Path) -> Iterator[tuple[dict[str, str], HoldingRelay]]:
+    with relay_to(server.url, holds_tokens) as relay:
+        yield cli_env(server, tmp_path, HYPERFRAMES_OAUTH_TOKEN_URL=f"{relay.url}/v1/oauth/token"), relay
+
+
+# ---------------------------------------------------------------------------------------------- the split
+
+
+@SPLITS
+def test_a_ctrl_c_sent_to_the_job_on_a_terminal_is_not_counted_twice(auth_server: AuthServer, tmp_path: Path) -> None:
+    """``kill -INT %1`` (bash sends it to the job's process group), an IDE's stop button or a supervisor that
+    signals a process group: one SIGINT, sent by a process, reaches the command and its split-off child. The parent
+    passes on every signal a process sent (``si_code`` <= 0), so the child sees two SIGINTs: the second one abandons
+    the save, and the rotated refresh token is lost, although only one interrupt was ever sent."""
+    import pexpect
+
+    config, spent = _signed_in_through_relay(auth_server, tmp_path)
+    auth_server.reset()
+    with _relayed_env(auth_server, tmp_path) as (env, relay), on_a_terminal(env, "auth", "refresh") as child:
+        assert relay.held.wait(30), "the refresh never reached the server"
+        os.killpg(os.getpgid(child.pid), signal.SIGINT)  # one interrupt, to the job
+        child.expect_exact(SAVING)
+        relay.release()
+        child.expect(pexpect.EOF)
+    assert credentials(config)["oauth"]["refresh_token"] != spent, "the save was abandoned after one SIGINT"
+    assert refresh_works(auth_server, tmp_path, config)
+
+
+# A stand-in (``split_saver``) whose fork waits for a line on stdin: a signal can then be made to land between the
+# moment the shield blocks the signals it relays and the fork.
+SLOW_FORK = """
+import os, sys
+real_fork = os.fork
+def fork():
+    print("forking", flush=True)
+    sys.stdin.readline()
+    return real_fork()
+os.fork = fork
+from tests.contract.split_saver import main
+sys.exit(main())
+"""
+
+
+@SPLITS
+def test_a_ctrl_c_typed_just_before_the_fork_is_not_lost(tmp_path: Path) -> None:
+    """The terminal's Ctrl-C goes to the foreground group as it is at that instant: before the fork, to the parent
+    alone, where it stays pending (blocked) and is taken by the parent's wait. The parent does not pass on a signal
+    the kernel sent (``si_code`` > 0), believing the child got it too; the child did not exist. The Ctrl-C vanishes:
+    no warning, and the command ends 0 as if it had never been pressed."""
+    import pexpect
+
+    path = tmp_path / "credentials"
+    CredentialsFile(str(path)).write(OLD)
+    child = pexpect.spawn(sys.executable, ["-c", SLOW_FORK, str(path)], cwd=str(ROOT), encoding="utf-8", timeout=20)
+    try:
+        child.expect_exact("forking")
+        child.sendintr()  # Ctrl-C: SIGINT from the kernel, to the one process of the foreground group
+        child.sendline("go")
+        child.expect(r"armed (\d+) (\d+)")
+        child.sendline("answer")
+        child.expect_exact("saved")
+        seen = child.before
+        child.expect(pexpect.EOF)
+        seen += child.before
+    finally:
+        child.close(force=True)
+    assert CredentialsFile(str(path)).read().content() == SAVED.content()
+    assert "warned: " + FIRST_INTERRUPT in seen, "the Ctrl-C was never seen by the process that saves"
+    assert child.signalstatus == signal.SIGINT, (child.exitstatus, child.signalstatus)
+
+
+# A stand-in whose fork fails (no room for another process), started off a terminal and not as a process group
+# leader (as under `sh -c '...; ...'`); it prints its session before and after the shield armed.
+FAILED_FORK = """
+import errno, os, sys
+def fork():
+    raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+os.fork = fork
+from hyperframes_auth.adapters.signals import SignalShield
+before = os.getsid(0)
+with SignalShield(lambda _text: None, split=True)() as guard:
+    guard.arm()
+    print(before, os.getsid(0), flush=True)
+"""
+
+
+@SPLITS
+def test_a_fork_that_fails_leaves_the_command_in_its_session(tmp_path: Path) -> None:
+    """When ``fork`` fails the save goes on in the command's own process, which then also runs the child's half:
+    off a terminal it calls ``setsid``. The command leaves its job's process group and session, so a teardown
+    that signals the group (a CI runner, ``kill -- -PGID``) no longer reaches it, though no child was split off."""
+    done = subprocess.run(
+        ["/bin/sh", "-c", f'"{sys.executable}" -c "$0"; true', FAILED_FORK],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        start_new_session=True,  # no controlling terminal; the stand-in is not the group's leader (sh is)
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    before, after = done.stdout.split()
+    assert after == before, "the command moved itself into a session of its own"
+
+
+# ---------------------------------------------------------------------------------------------- SIGINT ignored
+
+
+IGNORED_SIGINT = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell starts a background job, or `nohup`-like wrappers
+from hyperframes_auth.adapters.signals import SignalShield
+said = []
+try:
+    with SignalShield(said.append)() as guard:
+        guard.arm()
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        sum(range(1000))
+        print("saved")
+except KeyboardInterrupt:
+    print("abandoned")
+print("warned" if said else "quiet", signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+"""
+
+
+def test_an_ignored_sigint_stays_ignored_while_the_guard_is_armed() -> None:
+    """A process started with SIGINT ignored (a shell's ``cmd &`` in a script, CI runners: see ``WITH_DEFAULT_SIGINT``
+    in test_cli_e2e.py) must not be interrupted by it. The guard replaces the ignored disposition with its own
+    handler: a SIGINT meant for the foreground job now warns, ends the command with 130 after the save, and two of
+    them abandon the save (the rotated refresh token is lost). SIGTERM and SIGHUP are re-delivered with their
+    previous disposition; SIGINT is raised as ``KeyboardInterrupt`` whatever it was."""
+    done = subprocess.run(
+        [sys.executable, "-c", IGNORED_SIGINT], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.stdout.split() == ["saved", "quiet", "True"], done.stdout + done.stderr
+
+
+def _is_python(pid: int) -> bool:
+    """Whether ``pid`` runs Python (a split-off child does; a zombie or another program does not)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"python" in command
+
+
+def _pending(pid: int, number: int) -> bool:
+    """Whether signal ``number`` is pending for process ``pid`` (thread or process-wide), from /proc."""
+    bit = 1 << (number - 1)
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return False
+    masks = [int(line.split()[1], 16) for line in lines if line.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(mask & bit for mask in masks)
+
+
+IGNORING_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def test_the_command_started_with_sigint_ignored_finishes_its_refresh(auth_server: AuthServer, tmp_path: Path) -> None:
+    """The same through the CLI: ``hyperframes auth refresh &`` in a script, then Ctrl-C at the terminal (or any
+    SIGINT) while the refresh is in flight. The command should carry on and print its result; it ends 130 with
+    no result instead (and a second SIGINT would abandon the save)."""
+    from .test_cli_e2e import descendants
+
+    config, spent = _signed_in_through_relay(auth_server, tmp_path)
+    auth_server.reset()
+    with _relayed_env(auth_server, tmp_path) as (env, relay):
+        process = subprocess.Popen(
+            [sys.executable, "-c", IGNORING_SIGINT, HYPERFRAMES, "auth", "refresh"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, err = Lines(process.stdout), Lines(process.stderr)  # type: ignore[arg-type]
+            assert relay.held.wait(30), "the refresh never reached the server"
+            process.send_signal(signal.SIGINT)
+            for _ in range(5000):  # until the signal was taken (ignored: never pending); bounded
+                if not any(_pending(pid, signal.SIGINT) for pid in [process.pid, *descendants(process.pid)]):
+                    break
+            relay.release()
+            code = process.wait(30)
+        finally:
+            if process.poll() is None:
+                kill_with_descendants(process.pid)
+                process.wait(10)
+    assert code == 0, (code, err.seen)
+    out.wait_for("Refreshed")
+    assert credentials(config)["oauth"]["refresh_token"] != spent
+
+
+# ---------------------------------------------------------------------------------------------- orphan adoption
+
+
+def _killed_in_fsync(make: Callable[[], SecureFile], doc: CredentialsDocument) -> None:
+    """A refresh's save (lock, read, reserve, commit) in a real process, SIGKILLed in its fsync: the new bytes are
+    written and truncated in the temp file, not yet renamed (every process of a container torn down at once)."""
+    from .test_orphan_adoption import FORK, _save_and_stop, kill
+
+    ready = FORK.Event()
+    child = FORK.Process(target=_save_and_stop, args=(make, doc, "fsync", ready, True))
+    child.start()
+    assert ready.wait(30)
+    kill(child)
+
+
+UPGRADED = (MIN_MEMORY_KIB, MIN_ITERATIONS + 1, 1)
+
+
+def _v1_file(config: Path) -> str:
+    """A version 1 passphrase file (as 0.1.0 wrote it) in ``config``; its passphrase."""
+    from .fixtures.make_v1_fixtures import PASSPHRASE
+
+    config.mkdir(mode=0o700)
+    shutil.copy(ROOT / "tests" / "contract" / "fixtures" / "v1-passphrase.enc", config / "credentials.enc")
+    (config / "credentials.enc").chmod(0o600)
+    return PASSPHRASE
+
+
+@pytest.mark.parametrize("upgrade", ["Argon2id parameters raised", "version 1 file"])
+def test_an_encrypted_save_that_rewraps_the_key_is_adopted_after_a_kill(tmp_path: Path, upgrade: str) -> None:
+    """A save rewraps the data key when the file is below the current Argon2id parameters, or of version 1: its
+    bytes are sealed under keys other than the file's. ``complete`` only knows the keys of the file on disk, so it
+    answers "cannot be told" for ever: the whole newer save is kept but never adopted, the file keeps the spent
+    refresh token, and the next save (under the file's keys) makes the orphan look older and removes it."""
+    config = tmp_path / "cfg"
+    if upgrade == "version 1 file":
+        passphrase, params = _v1_file(config), FLOOR
+    else:
+        passphrase, params = PASS, UPGRADED
+        EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=FLOOR).write(OLD)
+
+    def store() -> EncryptedCredentialsFile:
+        return EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: passphrase, params=params)
+
+    _until_the_clock_passes(config / "credentials.enc")
+    _killed_in_fsync(store, NEW)
+    assert len(temps(config)) == 1
+    fresh = store()  # the next command
+    with fresh.lock():
+        assert fresh.read().content() == NEW.content(), "the rotated refresh token was not adopted"
+
+
+def test_a_migration_to_the_encrypted_store_killed_in_its_fsync_keeps_the_rotated_token(tmp_path: Path) -> None:
+    """Opting in to the encrypted store: the first save (a refresh) moves the plain file's content into
+    ``credentials.enc``. Killed after writing it, before the rename, it leaves a whole newer save with no encrypted
+    file beside it, which ``_settle`` counts as "the file was removed after it": removed. The plain file, still
+    there, holds the refresh token the server rotated away: a grant held before is lost (the docstring promises a
+    lost first save costs only a sign-in, never a grant held before)."""
+    config = tmp_path / "cfg"
+    plain = CredentialsFile(str(config / "credentials"))
+    plain.write(OLD)
+
+    def store() -> EncryptedCredentialsFile:
+        return EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=FLOOR, migrate_from=plain)
+
+    _until_the_clock_passes(config / "credentials")
+    _killed_in_fsync(store, NEW)
+    assert len(temps(config)) == 1
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == NEW.content(), "the migration's save was thrown away"
+
+
+# ---------------------------------------------------------------------------------------------- rename after the spend
+
+
+def test_a_credentials_file_mounted_on_its_own_fails_the_refresh_before_anything_is_spent(
+    auth_server: AuthServer, tmp_path: Path
+) -> None:
+    """A container given the host's credentials file (``docker run -v ~/.heygen/credentials:...``, a Kubernetes
+    ``subPath``): the file is a mount point, and no rename can replace it (``EBUSY``). ``reserve()`` checks that the
+    directory is writable and the disk has room, not that the rename can ever happen: the refresh token is spent,
+    the rename fails after it, and the grant is lost, on every refresh, for as long as the mount is there."""
+    from .mounts import ROOT as AS_ROOT
+    from .mounts import run
+
+    if not AS_ROOT:
+        pytest.skip("a bind mount needs root (CI runs as root)")
+    sign_in(auth_server, tmp_path)
+    config = tmp_path / "config"
+    spent = credentials(config)["oauth"]["refresh_token"]
+    target = config / "credentials"
+    mounted = run("mount", "--bind", str(target), str(target))
+    if mounted.returncode:
+        pytest.skip(f"a bind mount is not permitted here: {mounted.stderr.strip()}")
+    auth_server.reset()
+    try:
+        result = hf(cli_env(auth_server, tmp_path), "auth", "refresh")
+    finally:
+        run("umount", "-l", str(target))
+    assert "the new tokens are lost" not in result.stderr, result.stderr
+    assert auth_server.refresh_requests() == 0 or credentials(config)["oauth"]["refresh_token"] != spent
+
+
+# ---------------------------------------------------------------------------------------------- the device grant
+
+
+@SPLITS
+@pytest.mark.slow
+def test_a_device_sign_in_killed_with_its_job_stops_polling(auth_server: AuthServer, tmp_path: Path) -> None:
+    """Off a terminal a device sign-in splits at its first poll (a poll is a spend: its answer may carry tokens),
+    and the child, in a session of its own, then runs the whole rest of the polling. When the job is torn down
+    (``timeout -s KILL``, a CI job cancelled: SIGKILL to the process group) before anyone approved, nothing was
+    spent, yet the child polls on until the device code expires (10 minutes here) holding the job's stdout, so a
+    ``$(hyperframes auth login --device)`` hangs that long, and an approval given later signs in a command that was
+    killed. The child should give up at its next poll that brings no tokens once its parent is gone."""
+    import threading
+    import time
+
+    from .test_cli_e2e import descendants
+
+    env = cli_env(auth_server, tmp_path)
+    auth_server.reset()  # its counters tell when the first poll came
+    process = subprocess.Popen(
+        [HYPERFRAMES, "auth", "login", "--device"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    ended = threading.Event()
+    assert process.stdout is not None
+    stdout = process.stdout
+
+    def read_to_the_end() -> None:
+        for _line in stdout:
+            pass
+        ended.set()
+
+    threading.Thread(target=read_to_the_end, daemon=True).start()
+    children: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not auth_server.stats()["token"] and time.monotonic() < deadline:  # the split is at the first poll
+            time.sleep(0.05)
+        children = [pid for pid in descendants(process.pid) if _is_python(pid)]
+        assert children, "the device sign-in never split"
+        os.killpg(process.pid, signal.SIGKILL)  # the job's teardown
+        assert process.wait(10) == -signal.SIGKILL
+        assert ended.wait(20), "the split-off child still polls (and holds stdout) after its job was killed"
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if process.poll() is None:
+            kill_with_descendants(process.pid)
+        process.wait(10)
+        stdout.close()
