@@ -14,6 +14,7 @@ exit 141, as for any Unix tool; Ctrl-C exits 130 with ``Aborted.``; a bug is one
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 FAST = {"token", "status", "refresh"}
 FAST_FLAGS = {"--json", "--verbose", "-v"}
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+# A standard output that cannot take what is written: the command's own work is done; only its report is lost.
+_OUTPUT_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EIO, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def _fast(argv: list[str], terminal: Terminal | None, own_process: bool) -> int | None:
@@ -107,9 +110,20 @@ def _end(code: int) -> None:
         sys.stdout.flush()
     except BrokenPipeError:
         code = _quiet_exit_on_broken_pipe()
+    except OSError as exc:
+        code = _output_failed(exc)
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     os._exit(code)
+
+
+def _output_failed(exc: OSError) -> int:
+    """Standard output cannot be written (a full disk, ``> /dev/full``, a device error): say so; exit 1."""
+    with contextlib.suppress(OSError, ValueError):  # what is still buffered has nowhere to go
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    print(f"Could not write the output: {exc.strerror or type(exc).__name__}.", file=sys.stderr)
+    print("Check where standard output goes (a full disk, a closed file).", file=sys.stderr)
+    return 1
 
 
 def _main(argv: list[str], terminal: Terminal | None, own_process: bool) -> int:
@@ -123,15 +137,23 @@ def _main(argv: list[str], terminal: Terminal | None, own_process: bool) -> int:
     except KeyboardInterrupt:
         print("Aborted.", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRORS:
+            return _internal_error(exc)
+        return _output_failed(exc)
     except Exception as exc:
-        # A bug of ours: say so in one line. Its text could quote data, so only its type is shown; the
-        # traceback (which never includes local variables) is printed only when asked for.
-        if os.environ.get("HYPERFRAMES_DEBUG") == "1":
-            raise
-        print(f"Internal error ({type(exc).__name__}); this is a bug in hyperframes-auth.", file=sys.stderr)
-        print("Set HYPERFRAMES_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
-        return 1
+        return _internal_error(exc)
     return code
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug of ours: say so in one line. Its text could quote data, so only its type is shown; the traceback
+    (which never includes local variables) is printed only when asked for."""
+    if os.environ.get("HYPERFRAMES_DEBUG") == "1":
+        raise exc
+    print(f"Internal error ({type(exc).__name__}); this is a bug in hyperframes-auth.", file=sys.stderr)
+    print("Set HYPERFRAMES_DEBUG=1 to see the traceback, and report it.", file=sys.stderr)
+    return 1
 
 
 def _typer(args: list[str], terminal: Terminal | None, own_process: bool) -> int:

@@ -463,6 +463,22 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(server: AuthServer, tm
         assert (done.returncode, done.stderr) == (141, b""), args
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_standard_output_that_cannot_be_written_is_a_clear_error(server: AuthServer, tmp_path: Path) -> None:
+    """``> /dev/full`` (or a full disk): the command says its output could not be written, exit 1, no bug report."""
+    env = cli_env(server, tmp_path, HEYGEN_API_KEY=API_KEY)
+    for args in (["auth", "token"], ["auth", "status", "--json"], ["auth", "--help"], ["--version"]):
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run(
+                [HYPERFRAMES, *args], env=env, stdout=full, stderr=subprocess.PIPE, timeout=30, check=False
+            )
+        said = done.stderr.decode()
+        assert done.returncode == 1, (args, said)
+        assert said.startswith("Could not write the output: No space left on device.\n"), (args, said)
+        assert "Internal error" not in said
+        assert API_KEY not in said
+
+
 def test_colour_is_decided_for_each_stream(server: AuthServer, tmp_path: Path) -> None:
     env = colour_env(server, tmp_path)
     code, out, err = run_with_ptys(env, "auth", "token", out_tty=False, err_tty=True)  # stdout redirected
