@@ -33,7 +33,12 @@ Format, version 2 (written by this version; all integers big-endian, sizes in by
   to the ceiling (1 GiB, 64 iterations, 16 lanes, and memory x iterations at most 1 GiB x 4: about 3 s on a
   2-core machine, where 1 GiB x 64 took 56 s); outside that range the header is ``CorruptStore`` before any work,
   so a tampered header cannot demand minutes of CPU or gigabytes of memory. A file below the current parameters is
-  rewrapped under them on its next write while its passphrase is at hand.
+  rewrapped under them after its next save, while its passphrase is at hand.
+* **Upgrades are writes of their own.** A save is sealed under the keys of the file in place, as they are (version 1
+  included); a file due for an upgrade (version 1, or parameters below the current ones) is then rewritten under new
+  keys, as a second write that spends nothing (``_upgrade``). A save may follow a spent refresh token: if its writer
+  is killed before the rename, the next process adopts the temp file only if it decrypts it with the keys of the file
+  in place, which a save sealed under upgraded keys would defeat (``SecureFile._settle_orphans``).
 * **Errors.** The digest is checked first: a damaged or edited header is ``CorruptStore`` (an editor who also
   recomputes the unkeyed digest and changes the salt or parameters is, by construction, indistinguishable from a
   wrong passphrase). Then the key check: a different passphrase is ``WrongPassphrase``; a keyring whose value does not
@@ -41,9 +46,9 @@ Format, version 2 (written by this version; all integers big-endian, sizes in by
   ``CorruptStore``. None of these changes the file.
 * **Version 1** (``HFAENC`` | 1 | keeper | memory | iterations | lanes | salt or key id (16) | nonce (12) | check (16),
   then SHA-256 of those 64 bytes [:8], then AES-256-GCM under the KEK itself with that header as associated data;
-  check = HMAC-SHA256(KEK, "hyperframes-auth key check v1")[:16]; no KDF context label) is still read, and rewritten
-  as version 2 on the next write: a keyring-kept key becomes the KEK of the new file, a passphrase is re-derived with
-  a fresh salt at the current parameters.
+  check = HMAC-SHA256(KEK, "hyperframes-auth key check v1")[:16]; no KDF context label) is still read; a save to it
+  is written as version 1 under its key, then the file is rewritten as version 2: a keyring-kept key becomes the KEK
+  of the new file, a passphrase is re-derived with a fresh salt at the current parameters.
 * **Lifecycle.** ``rekey`` moves the file to a new passphrase or between passphrase and keyring without signing out
   (a new DEK, the body re-encrypted, the old keyring item removed only after the new file is durable). A key cached
   by a long-running process is used only while the file on disk still carries the keeper it was unlocked from; a
@@ -54,8 +59,12 @@ Format, version 2 (written by this version; all integers big-endian, sizes in by
   meanwhile; the store must then still be as it was read, else ``StoreChanged`` and nothing is written.
 * **Migration from the plain file.** Given the plain ``credentials`` store, ``read`` shows its content while no
   encrypted file exists (``read_from_plain``), and the first ``write`` encrypts it durably, then removes the plain
-  file (unless it changed meanwhile); ``delete`` removes a plain file beside it too. Removing a file is not secure
-  erasure: its blocks may survive on the disk (journals, copy-on-write file systems, SSD wear levelling, backups).
+  file (unless it changed meanwhile); ``delete`` removes a plain file beside it too. That first write killed before
+  its rename leaves no encrypted file to be newer than: its temp file is judged against the plain file instead
+  (``_stand_in``), its key is obtained before the lock as for a file in place (``_unlock_left_migration``), and
+  once adopted, the plain file goes as the write would have removed it. With neither file, nothing is adopted.
+  Removing a file is not secure erasure: its blocks may survive on the disk (journals, copy-on-write file systems,
+  SSD wear levelling, backups).
 * Plaintext is never written to disk: only the encrypted bytes go through the atomic write. There is never a
   silent fallback to the plain store.
 """
@@ -66,6 +75,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import stat
 import struct
 import sys
 import threading
@@ -110,6 +120,7 @@ _V2_SLOT = 112  # everything but the body nonce: what a keeper contributes, reus
 _V2_DIGEST = 16
 _V1 = struct.Struct(">6sBBIII16s12s16s")
 _V1_DIGEST = 8
+_HEAD_BYTES = 512  # enough of a temp file to unlock its header (either version), digest and a tag included
 _TAG = 16
 _ARGON2_CONTEXT = b"hyperframes-auth v2 passphrase"
 _HKDF_CHECK = b"hyperframes-auth v2 key check"
@@ -281,6 +292,9 @@ class EncryptedCredentialsFile(SecureFile):
         self.read_from_plain = False
         data = self.read_bytes()
         if not data:
+            left = getattr(self._local, "left_error", None) if getattr(self._local, "held", False) else None
+            if left is not None:
+                raise left  # a migration's save left in a temp file, whose key we could not have (``_prepare_key``)
             return self._read_plain()
         plaintext = self._decrypt(data, self._keys_of(data))
         try:
@@ -289,45 +303,72 @@ class EncryptedCredentialsFile(SecureFile):
             raise CorruptStore(f"decrypted content is not a credentials document ({type(exc).__name__})") from None
 
     def encode(self, doc: CredentialsDocument) -> bytes:
-        """``doc`` sealed under the keys of the file on disk (or new ones, for a new file); nothing is changed on
-        disk yet: the plain file a migration comes from is removed by ``after_save``, once these bytes are durable."""
+        """``doc`` sealed under the keys of the file on disk, as they are (or new ones, for a new file); nothing is
+        changed on disk yet: the plain file a migration comes from is removed by ``after_save``, once these bytes
+        are durable, and a file due for an upgrade is upgraded there too, by a write of its own."""
         keys, created = self._keys_for_write()
+        plaintext = encode_document(doc)
         try:
-            data = _seal(encode_document(doc), keys)
+            data = _seal(plaintext, keys)
         except BaseException:
             self._forget_new_key(keys, created)
             raise
-        self._local.sealing = (keys, created)
+        self._local.sealing = (keys, created, plaintext, data)
         return data
 
     def after_save(self, *, saved: bool) -> None:
-        keys, created = self._local.__dict__.pop("sealing", (None, False))
+        """Once the last ``encode``'s bytes are in place: finish a migration, then upgrade the file's keys if they are
+        due (``_upgrade``); or, if they could not be put in place, forget a keyring item made for them."""
+        keys, created, plaintext, data = self._local.__dict__.pop("sealing", (None, False, b"", b""))
         if keys is None:
             return
         if not saved:
             self._forget_new_key(keys, created)
             return
-        self._keys = replace(keys, secret=None)
+        self._keys = keys
         self._local.fresh = None
         self._finish_migration()
+        if self._needs_upgrade(keys):
+            self._upgrade(keys, plaintext, data)
+        else:
+            self._keys = replace(keys, secret=None)
+
+    def _upgrade(self, keys: _Keys, plaintext: bytes, saved: bytes) -> None:
+        """Rewrite the file just saved (``saved``, holding ``plaintext``) under upgraded keys: version 2 at the
+        current Argon2id parameters (``_upgraded``).
+
+        Why a write of its own, after the save, rather than sealing the save itself under the new keys: a save may
+        follow a spent refresh token, and if its writer is killed before the rename, the next process adopts its
+        temp file only if it can decrypt it (``complete``) with the keys of the file in place, which are the old
+        ones. Here nothing new is at stake: killed, this write leaves the file as saved, and its temp file (which
+        nobody can judge) waits until a newer save makes it moot. Nor is it made before the save: a file changed
+        just before a save can share its timestamp on a coarse clock, and then that save's temp file would not count
+        as newer. A failure leaves the upgrade to the next save, the passphrase still in hand.
+        """
+        try:
+            if self.read_bytes() != saved:
+                return  # saved over since (possible only without the lock): the next save upgrades
+            new = self._upgraded(keys)
+            self.write_bytes(_seal(plaintext, new))
+        except (AuthError, OSError):
+            return
+        self._keys = replace(new, secret=None)
 
     def complete(self, data: bytes) -> bool | None:
         """A left-over temp file is whole when it decrypts, with the keys already in hand, to a credentials document.
 
         ``lock()`` unlocks the file on disk before it takes the lock, so its keys are in hand when the lock's
-        holder looks at left-over temp files; a save of ours seals under those same keys, except when it upgrades
-        the file's format or parameters. AES-GCM authenticates every byte and the length: a write cut short, or the
-        content followed by the reservation's zeros, fails. Nothing is asked for here (no prompt, no keyring): a
-        damaged header (the digest) or no header at all is ``False``; a header sealed under other keys than those in
-        hand, or none in hand (a wrong passphrase, a locked keyring, a sign-in's ``reserve()`` before it opened the
-        file), cannot be told: ``None`` keeps it for a later ``lock()`` (a newer save makes it moot).
+        holder looks at left-over temp files; every save of ours seals under those same keys, version 1 included
+        (an upgrade is a write of its own, after the save: ``_upgrade``), and so does a migration's first save once
+        ``lock()`` has unlocked its header (``_unlock_left_migration``). AES-GCM authenticates every byte and the
+        length: a write cut short, or the content followed by the reservation's zeros, fails. Nothing is asked for
+        here (no prompt, no keyring): a damaged header (the digest) or no header at all is ``False``; a header sealed
+        under other keys than those in hand, or none in hand (a wrong passphrase, a locked keyring, a sign-in's
+        ``reserve()`` before it opened the file, an upgrade's own write), cannot be told: ``None`` keeps it for a
+        later ``lock()`` (a newer save makes it moot).
         """
-        if data[: len(MAGIC)] != MAGIC or len(data) <= len(MAGIC) or data[len(MAGIC)] != VERSION:
-            return False  # what is left of a write cut short (zeros), or nothing this version writes
-        try:
-            _checked_header(data, _V2.size, _V2_DIGEST)
-        except CorruptStore:
-            return False
+        if not _sound(data):
+            return False  # what is left of a write cut short (zeros), a damaged header, or nothing we write
         keys = self._keys
         if keys is None or _fingerprint(data) != keys.fingerprint:
             return None
@@ -400,6 +441,7 @@ class EncryptedCredentialsFile(SecureFile):
             self._local.held = False
             self._local.fresh = None
             self._local.deferred = None
+            self._local.left_error = None
 
     def _take_locks(self) -> contextlib.ExitStack:
         taken = contextlib.ExitStack()
@@ -431,6 +473,7 @@ class EncryptedCredentialsFile(SecureFile):
     def _prepare_key(self) -> None:
         """Outside the lock: unlock the file on disk, or settle a new file's keeper if nobody must be asked."""
         self._local.deferred = None
+        self._local.left_error = None
         data = self._safe_bytes()
         if data:
             if self._keys is not None and _fingerprint(data) == self._keys.fingerprint:
@@ -443,7 +486,47 @@ class EncryptedCredentialsFile(SecureFile):
             except AuthError as exc:
                 self._local.deferred = exc
             return
+        self._unlock_left_migration()
         self._prepare_fresh()
+
+    def _unlock_left_migration(self) -> None:
+        """No encrypted file, a plain one to migrate from: a migration's first save, killed before its rename, may
+        have left a whole file in a temp file, which the lock's holder adopts if it is newer than the plain file
+        (``_stand_in``) and decrypts (``complete``). Its keys are obtained now, outside the lock, as for a file in
+        place (this may ask for its passphrase, or the keyring for the item the killed process made); an error is
+        raised by the ``read`` that follows if the temp file is still all there is."""
+        reference = self._stand_in()
+        if reference is None:
+            return
+        header = next((head for head in self._temp_heads(reference, _HEAD_BYTES) if _sound(head)), None)
+        if header is None or (self._keys is not None and _fingerprint(header) == self._keys.fingerprint):
+            return
+        try:
+            self._keys = self._unlock(header)
+        except AuthError as exc:
+            self._local.left_error = exc
+
+    def _stand_in(self) -> os.stat_result | None:
+        """While there is no encrypted file, temp files are judged against the plain file being migrated from."""
+        if self._plain is None:
+            return None
+        try:
+            info = os.lstat(self._plain.path)
+        except OSError:
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+    def _adopted_in_place_of(self, reference: os.stat_result) -> None:
+        """A migration's first save was adopted: remove the plain file, as the save would have (``after_save``), if it
+        is still the one the save was judged newer than; under its lock, taken after ours as ``lock()`` does."""
+        plain = self._plain
+        if plain is None:
+            return
+        with contextlib.suppress(AuthError, OSError), plain.lock():
+            now = os.lstat(plain.path)
+            if _same_change(now, reference):
+                plain.delete()
+                self.plain_removed = plain.path
 
     def _prepare_fresh(self) -> None:
         if getattr(self._local, "fresh", None) is not None or self._asks_a_person():
@@ -511,7 +594,8 @@ class EncryptedCredentialsFile(SecureFile):
         return self._keys
 
     def _keys_for_write(self) -> tuple[_Keys, bool]:
-        """The keys to write under, and whether a keyring item was created for them just now."""
+        """The keys to write under, and whether a keyring item was created for them just now: the file's own, even
+        when they are due for an upgrade (made after the save: ``_upgrade``), else new ones for a new file."""
         data = self._safe_bytes()
         if data and _fingerprint(data) is not None:
             try:
@@ -519,7 +603,7 @@ class EncryptedCredentialsFile(SecureFile):
             except CorruptStore:
                 keys = None  # the caller replaces a damaged file (the service moves it aside first)
             if keys is not None:
-                return (self._upgraded(keys) if self._needs_upgrade(keys) else keys), False
+                return keys, False
         # No file (or one being replaced): never reuse keys cached from a file that is gone, since another process
         # may have signed out and deleted its keyring item.
         fresh = getattr(self._local, "fresh", None)
@@ -702,6 +786,24 @@ def _v1_fingerprint(header: bytes) -> bytes:
     return header[:36] + header[48:64]  # all but the nonce
 
 
+def _sound(data: bytes) -> bool:
+    """Whether ``data`` begins with a header of a version we read (1 or 2) whose digest holds."""
+    if data[: len(MAGIC)] != MAGIC or len(data) <= len(MAGIC) or data[len(MAGIC)] not in (VERSION, VERSION_1):
+        return False
+    layout, digest_size = (_V2, _V2_DIGEST) if data[len(MAGIC)] == VERSION else (_V1, _V1_DIGEST)
+    try:
+        _checked_header(data, layout.size, digest_size)
+    except CorruptStore:
+        return False
+    return True
+
+
+def _same_change(now: os.stat_result, then: os.stat_result) -> bool:
+    """The same file, not changed in between (content, name or metadata)."""
+    fields = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+    return all(getattr(now, field) == getattr(then, field) for field in fields)
+
+
 def _checked_header(data: bytes, size: int, digest_size: int) -> bytes:
     if len(data) < size + digest_size + _TAG:
         raise CorruptStore("the file is truncated")
@@ -746,11 +848,28 @@ def _new_keys(fresh: _Fresh) -> _Keys:
 
 
 def _seal(plaintext: bytes, keys: _Keys) -> bytes:
+    """A whole file holding ``plaintext`` under ``keys``, in their version's format, with a new body nonce."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+    if keys.version == VERSION_1:
+        return _seal_v1(plaintext, keys)
     header = keys.fingerprint + os.urandom(12)
     sealed = AESGCM(_hkdf(keys.dek, _HKDF_BODY)).encrypt(header[_V2_SLOT:], plaintext, header)
     return header + hashlib.sha256(header).digest()[:_V2_DIGEST] + sealed
+
+
+def _seal_v1(plaintext: bytes, keys: _Keys) -> bytes:
+    """A version 1 file under a version 1 file's key: a save to such a file, made before its upgrade (``_upgrade``).
+
+    The header is the file's own (its fingerprint is all of it but the nonce) with a new nonce; the body is sealed
+    under the key itself, with the header as associated data, as version 1 did.
+    """
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    header = keys.fingerprint[:36] + nonce + keys.fingerprint[36:]
+    sealed = AESGCM(keys.dek).encrypt(nonce, plaintext, header)
+    return header + hashlib.sha256(header).digest()[:_V1_DIGEST] + sealed
 
 
 def _hkdf(key: bytes, info: bytes) -> bytes:

@@ -26,11 +26,13 @@ cannot redirect the action:
 Writes never truncate in place. ``reserve()`` prepares a save before anything is spent (a refresh whose answer
 cannot be stored is lost for good under refresh-token rotation): it creates the temp file in the same directory
 (``O_EXCL``, 0600) and reserves space for it (``posix_fallocate``, else zeros), so a full disk, a read-only or
-non-writable directory shows up as ``StoreWriteFailed`` before the request. ``commit`` then writes into space
-already held, truncates, fsyncs (``F_FULLFSYNC`` on macOS), renames over the target and fsyncs the directory, with
-a few short retries. A kill at any instant leaves the old or the new content, never a mix. On copy-on-write file
-systems (btrfs, ZFS, APFS) overwriting reserved blocks can still need new ones: there the reservation lowers the
-risk without removing it.
+non-writable directory shows up as ``StoreWriteFailed`` before the request; so does a file that is a mount point of
+its own (one file bind-mounted into a container), which no rename can replace (``StoreIsMountPoint``: Linux compares
+mount ids from ``/proc/self/fdinfo``, elsewhere ``st_dev``). ``commit`` then writes into space already held,
+truncates, fsyncs (``F_FULLFSYNC`` on macOS), renames over the target and fsyncs the directory, with a few short
+retries. A kill at any instant leaves the old or the new content, never a mix. On copy-on-write file systems (btrfs,
+ZFS, APFS) overwriting reserved blocks can still need new ones: there the reservation lowers the risk without
+removing it.
 
 Each temp file is held with ``flock`` by the process writing it, for as long as it lives (a child the CLI forks to
 finish a save inherits the hold): from before anything is written into it until after it is renamed or removed. A
@@ -40,8 +42,10 @@ which outlives the process), the next ``lock()`` finishes that save (fsync, rena
 reads: killing every process at once after a refresh token was spent no longer loses the grant unless it lands
 before the new bytes are written. Whether the bytes are whole is the subclass's call (``complete``; by default
 never). Every other orphan is removed. Orphans are handled only under the store's lock: by ``lock()``, and by
-``reserve()`` when the lock is free at that instant. Where ``flock`` is missing (Windows, which cannot remove an
-open file anyway), nothing is adopted and only temp files older than ``STALE_TEMP_SECONDS`` are swept.
+``reserve()`` when the lock is free at that instant. A temp file found held is watched for ``HELD_TEMP_GRACE``
+before it counts as a live writer's: a dying writer lets go of the lock a moment before its temp file. Where
+``flock`` is missing (Windows, which cannot remove an open file anyway), nothing is adopted and only temp files
+older than ``STALE_TEMP_SECONDS`` are swept.
 
 ``lock()`` is an exclusive kernel lock on ``<file>.lock`` (``adapters.lock``), with a bounded wait; the kernel
 releases it when a process dies, so a crashed holder never wedges the others. When the lock is released and the
@@ -59,7 +63,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from ..domain.errors import InvalidStore, StoreLocked, StoreWriteFailed, UnsafeStore
+from ..domain.errors import InvalidStore, StoreIsMountPoint, StoreLocked, StoreWriteFailed, UnsafeStore
 
 TYPE_CHECKING = False  # keep `typing` off the CLI's fast paths; type checkers know this name
 if TYPE_CHECKING:
@@ -74,6 +78,10 @@ STALE_TEMP_SECONDS = 2 * 3600.0
 LOCK_TIMEOUT = 45.0  # longer than one refresh may take under the lock (15 s per request, 30 s deadline)
 MIN_RESERVATION = 64 * 1024
 WRITE_RETRY_DELAYS = (0.01, 0.03, 0.1)  # seconds before the 2nd, 3rd and 4th try of a failed commit
+# A dying process's descriptors are closed one by one, in ascending order: the store's lock (opened first) is free
+# a moment before the temp file it was writing. Under the lock, a held temp file is watched this long (seconds)
+# before it counts as a live writer's (``_take_orphan``).
+HELD_TEMP_GRACE = 0.05
 
 _POSIX = os.name == "posix"
 # os.replace takes dir_fds wherever os.rename does (both are renameat), though only rename is listed.
@@ -340,6 +348,7 @@ class SecureFile:
 
         Raises:
             StoreWriteFailed: the directory is not writable, or the disk has no room for the reservation.
+            StoreIsMountPoint: the current file is a mount point of its own, which no rename can replace.
             UnsafeStore, InvalidStore: the directory or the current file cannot be trusted or replaced.
         """
         directory = self._open_directory(create=True)
@@ -364,6 +373,8 @@ class SecureFile:
         else:
             self._check_kind(current)
             self._trust_file(current, None)
+            if _mounted_apart(directory, self._name, current):
+                raise StoreIsMountPoint(self.path)  # no rename can replace it: the spend would be lost after it
             size = current.st_size
         temp, fd = self._held_temp(directory)
         try:
@@ -402,15 +413,21 @@ class SecureFile:
         lock: right after ``lock()`` takes it, before anyone reads, and in ``reserve()`` when it is free
         (``_settle_if_free``).
 
-        Each temp file is opened and its hold taken without waiting (``_take_orphan``); one a live writer holds is
-        left alone. Then, for those we now hold:
+        Each temp file is opened and its hold taken, trying again for up to ``HELD_TEMP_GRACE`` while it is held (a
+        dying writer lets go of its lock a moment before its temp file: ``_take_orphan``); one still held then is a
+        live writer's, left alone. Then, for those we now hold:
 
         * **older** than the file: its last data change (``st_mtime``) is not after the file's last change (the
           later of its ``st_mtime`` and ``st_ctime``; the rename that put it in place, a restore with ``cp -p`` or
           ``mv``, a ``chmod`` change the ctime, which no one can set back). It would roll back a later save, e.g. the
-          TypeScript CLI's, which takes no lock: removed. With no file at all, every orphan counts as older: the file
-          was removed after it (a sign-out outside our lock, or by hand) and is not brought back; a first save
-          killed at its commit is lost, which costs a sign-in, never a grant held before.
+          TypeScript CLI's, which takes no lock: removed. A change of the file's metadata alone (a ``chmod``, even
+          to the same mode, an xattr) also counts: stat cannot tell it from a restore in place that keeps an old
+          mtime (``cp -p`` over the file, ``touch -d``), and rolling that back would be worse than losing a save;
+          our own reads, locks and reservations never change a 0600 file's metadata, and the tightening of a wider
+          one happens in the read made under the lock before any save. With no file at all, every orphan counts as
+          older: the file was removed after it (a sign-out outside our lock, or by hand) and is not brought back; a
+          first save killed at its commit is lost, which costs a sign-in, never a grant held before. The exception
+          is a stand-in (``_stand_in``): the encrypted store migrating from the plain file judges against that.
         * otherwise the store judges its bytes (``complete``): not whole (``False``, and any temp file not ours: not
           0600-safe, hard-linked, too large): removed; cannot be told now (``None``): kept; whole: a candidate.
         * The newest candidate is adopted when it is whole (``_adopt``), and then every other orphan is older than
@@ -428,10 +445,14 @@ class SecureFile:
           the next ``lock()``; the refresh that then reads the store sees the rotated token. Killed between the two:
           the content followed by the reservation's zeros is not whole: removed (the grant is lost; the window is
           the time of those two calls).
+        * A writer dying with the lock and its temp file: the kernel closes its descriptors in ascending order, the
+          lock's (taken first) usually before the temp file's, so the next holder may take the lock while the temp
+          file is still held, for microseconds: it waits that out (``HELD_TEMP_GRACE``) instead of reading around
+          the save.
         * Settling needs the store's lock, so no two processes settle at once, and a hold the settler cannot take
-          is a live writer's. A name that no longer leads to the inode we hold (removed meanwhile by a writer that
-          lost it to a sweep before it held it) is skipped. The adopter killed mid-way leaves the orphan unheld
-          again (before the rename) or the save done (after): the next ``lock()`` carries on.
+          within the grace is a live writer's. A name that no longer leads to the inode we hold (removed meanwhile
+          by a writer that lost it to a sweep before it held it) is skipped. The adopter killed mid-way leaves the
+          orphan unheld again (before the rename) or the save done (after): the next ``lock()`` carries on.
         * The adopted bytes are fsynced before the rename and the directory after it, as in ``PendingWrite``.
         """
         try:
@@ -452,52 +473,80 @@ class SecureFile:
             target = None
         except OSError:
             return  # nothing can be judged against a file we cannot see; the read that follows will say why
+        reference = target if target is not None else self._stand_in()
+        # With nothing to judge against, every orphan goes: no need to wait for a dying writer's to be let go.
+        deadline = time.monotonic() + (HELD_TEMP_GRACE if reference is not None else 0.0)
         taken: list[_Orphan] = []
         try:
             for name in names:
                 with contextlib.suppress(OSError):
-                    orphan = _take_orphan(directory, name)
+                    orphan = _take_orphan(directory, name, deadline)
                     if orphan is not None:
                         taken.append(orphan)
-            self._settle(directory, taken, target)
+            self._settle(directory, taken, target, reference)
         finally:
             for orphan in taken:
                 os.close(orphan.fd)
 
-    def _settle(self, directory: _Directory, orphans: list[_Orphan], target: os.stat_result | None) -> None:
-        judged = [(orphan, self._judge(orphan, target)) for orphan in orphans]
+    def _settle(
+        self,
+        directory: _Directory,
+        orphans: list[_Orphan],
+        target: os.stat_result | None,
+        reference: os.stat_result | None,
+    ) -> None:
+        judged = [(orphan, self._judge(orphan, reference)) for orphan in orphans]
         candidates = sorted(
             ((orphan, whole) for orphan, whole in judged if whole is not False),
             key=lambda pair: pair[0].info.st_mtime_ns,
             reverse=True,
         )
         kept = {orphan.name for orphan, _ in candidates}
-        if candidates and candidates[0][1] and target is not None:
+        adopted = False
+        if candidates and candidates[0][1] and reference is not None:
             newest = candidates[0][0]
-            if self._adopt(directory, newest, target):
+            adopted = self._adopt(directory, newest, target)
+            if adopted:
                 kept = {newest.name}  # renamed into place: the others are older than the file now
         for orphan, _ in judged:
             if orphan.name not in kept:
                 with contextlib.suppress(OSError):
                     directory.unlink(orphan.name)
+        if adopted and target is None and reference is not None:
+            self._adopted_in_place_of(reference)
 
-    def _judge(self, orphan: _Orphan, target: os.stat_result | None) -> bool | None:
-        """``True``: a whole save newer than the file; ``False``: never to be adopted; ``None``: cannot be told."""
+    def _stand_in(self) -> os.stat_result | None:
+        """What a temp file is judged against when the store's file is absent: by default nothing, so nothing is
+        adopted (the file was removed after the save: a sign-out is never undone). The encrypted store, while it
+        migrates from the plain file, gives the plain file's status: its first save, killed before its rename, must
+        be newer than the plain file it replaces."""
+        return None
+
+    def _adopted_in_place_of(self, reference: os.stat_result) -> None:
+        """Called, under the lock, once a temp file judged against ``_stand_in``'s ``reference`` became the store's
+        file (there was none). Nothing by default; the encrypted store finishes its migration here."""
+        del reference
+
+    def _judge(self, orphan: _Orphan, reference: os.stat_result | None) -> bool | None:
+        """``True``: a whole save newer than ``reference`` (the file, or its stand-in); ``False``: never to be
+        adopted; ``None``: cannot be told."""
         info = orphan.info
-        if target is None or info.st_mtime_ns <= max(target.st_mtime_ns, target.st_ctime_ns):
+        if reference is None or info.st_mtime_ns <= max(reference.st_mtime_ns, reference.st_ctime_ns):
             return False
         if info.st_nlink != 1 or info.st_uid != os.geteuid() or info.st_mode & 0o022 or info.st_size > MAX_FILE_BYTES:
             return False
         return self.complete(_read_up_to(orphan.fd, MAX_FILE_BYTES + 1))
 
-    def _adopt(self, directory: _Directory, orphan: _Orphan, target: os.stat_result) -> bool:
-        """Finish the save ``orphan`` holds: fsync it, rename it over the file, fsync the directory. The file must
-        be one we would replace ourselves (``_open_reservation``'s checks); else nothing is done (``False``)."""
-        try:
-            self._check_kind(target)
-            self._trust_file(target, None)
-        except (InvalidStore, UnsafeStore):
-            return False
+    def _adopt(self, directory: _Directory, orphan: _Orphan, target: os.stat_result | None) -> bool:
+        """Finish the save ``orphan`` holds: fsync it, rename it over the file (or into its place: ``target`` is
+        ``None``), fsync the directory. The file must be one we would replace ourselves (``_open_reservation``'s
+        checks); else nothing is done (``False``)."""
+        if target is not None:
+            try:
+                self._check_kind(target)
+                self._trust_file(target, None)
+            except (InvalidStore, UnsafeStore):
+                return False
         try:
             _full_fsync(orphan.fd)
             if hasattr(os, "fchmod"):
@@ -507,6 +556,38 @@ class SecureFile:
             return False
         directory.fsync()
         return True
+
+    def _temp_heads(self, newer_than: os.stat_result, size: int) -> list[bytes]:
+        """The first ``size`` bytes of each of our temp files whose last data change is after ``newer_than``'s last
+        change, newest first (POSIX; none elsewhere).
+
+        A peek, without the lock and without taking holds: what becomes of them is decided only by the lock's
+        holder (``_settle_orphans``). The encrypted store reads a header here, to have its key in hand by then.
+        """
+        if not _POSIX:
+            return []
+        try:
+            directory = self._open_directory(create=False)
+        except (FileNotFoundError, InvalidStore, UnsafeStore):
+            return []
+        heads: list[tuple[int, bytes]] = []
+        try:
+            for name in self._temp_names(directory):
+                with contextlib.suppress(OSError):
+                    fd = directory.open(name, _READ_FLAGS)
+                    try:
+                        info = os.fstat(fd)
+                        if stat.S_ISREG(info.st_mode) and info.st_mtime_ns > max(
+                            newer_than.st_mtime_ns, newer_than.st_ctime_ns
+                        ):
+                            heads.append((info.st_mtime_ns, _read_up_to(fd, size)))
+                    finally:
+                        os.close(fd)
+        except OSError:
+            return []
+        finally:
+            directory.close()
+        return [head for _, head in sorted(heads, key=lambda pair: pair[0], reverse=True)]
 
     def _temp_names(self, directory: _Directory) -> list[str]:
         """Our temp files' names: ``.<name>.<random>.tmp``, the random part without a dot (so the plain store's
@@ -998,30 +1079,92 @@ class _Orphan:
         self.info = info
 
 
-def _take_orphan(directory: _Directory, name: str) -> _Orphan | None:
-    """Open the temp file ``name`` and take its hold without waiting (POSIX).
+def _take_orphan(directory: _Directory, name: str, deadline: float) -> _Orphan | None:
+    """Open the temp file ``name`` and take its hold, trying again until ``deadline`` (``time.monotonic``) while it
+    is held (POSIX).
 
-    ``None`` when a live writer holds it (``_hold``), when it is not a regular file, or when the name no longer
-    leads to the file we hold (another process adopted or removed it between our open and our hold). While we hold
-    it, nobody else removes or renames it: every process that does holds it first.
+    ``None`` when a live writer holds it (``_hold``) past the deadline, when it is not a regular file, or when the
+    name no longer leads to the file we hold (another process adopted or removed it between our open and our hold).
+    While we hold it, nobody else removes or renames it: every process that does holds it first.
+
+    Why the wait (``HELD_TEMP_GRACE``): a process that dies has its descriptors closed in ascending order, and the
+    store's lock, taken before the reservation, usually has the lower one. For a moment after the lock is free, the
+    dead writer's temp file is still held; taken as a live writer's, it would be skipped, and the lock's new holder
+    would read (and spend) the refresh token the save it holds replaced. A live writer holding a temp file while we
+    hold the lock is a sign-in waiting for a person: it costs one wait of the grace per ``lock()`` meanwhile.
     """
-    import fcntl
-
     fd = directory.open(name, _READ_FLAGS)
     try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except (BlockingIOError, PermissionError):  # EACCES: how NFS's emulation says "held"
-                pass
-            else:
-                info, named = os.fstat(fd), directory.lstat(name)
-                if (named.st_dev, named.st_ino) == (info.st_dev, info.st_ino):
-                    return _Orphan(name, fd, info)
+        if stat.S_ISREG(os.fstat(fd).st_mode) and _hold_within(fd, deadline):
+            info, named = os.fstat(fd), directory.lstat(name)
+            if (named.st_dev, named.st_ino) == (info.st_dev, info.st_ino):
+                return _Orphan(name, fd, info)
     except BaseException:
         os.close(fd)
         raise
     os.close(fd)
+    return None
+
+
+def _hold_within(fd: int, deadline: float) -> bool:
+    """Take ``fd``'s hold (an exclusive ``flock``) without blocking, polling every millisecond until ``deadline``."""
+    import fcntl
+
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):  # EACCES: how NFS's emulation says "held"
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+        else:
+            return True
+
+
+def _mounted_apart(directory: _Directory, name: str, info: os.stat_result) -> bool:
+    """Whether the entry ``name`` of ``directory`` (``info``: its ``lstat``) is a mount point of its own: no rename
+    can replace it (``EBUSY``; ``EXDEV`` from another file system).
+
+    Linux: its mount is not its directory's (``mnt_id`` in ``/proc/self/fdinfo``), which also tells a bind mount
+    from the same file system (``docker -v``, a Kubernetes ``subPath``), where ``st_dev`` is the same, and is not
+    fooled by overlayfs, which may give a file another ``st_dev`` than its directory without any mount. Elsewhere,
+    or without ``/proc``: another file system (``st_dev``). Windows (no ``dir_fd``): never said.
+    """
+    if directory.fd is None:
+        return False
+    theirs = _mount_id(directory.fd) if sys.platform.startswith("linux") else None
+    if theirs is None:
+        return info.st_dev != os.fstat(directory.fd).st_dev
+    try:
+        fd = directory.open(name, getattr(os, "O_PATH", os.O_RDONLY) | _NOFOLLOW | _CLOEXEC)
+    except OSError:
+        return False  # gone or swapped meanwhile: the save's own checks say what it is
+    try:
+        if os.fstat(fd).st_ino != info.st_ino:
+            return False
+        mine = _mount_id(fd)
+    finally:
+        os.close(fd)
+    return mine is not None and mine != theirs
+
+
+def _mount_id(fd: int) -> int | None:
+    """The id of the mount ``fd`` is on: the ``mnt_id`` line of ``/proc/self/fdinfo/<fd>`` (Linux 3.15 and later),
+    or ``None`` when it cannot be read."""
+    try:
+        proc = os.open(f"/proc/self/fdinfo/{fd}", os.O_RDONLY | _CLOEXEC)
+    except OSError:
+        return None
+    try:
+        text = _read_up_to(proc, 64 * 1024)
+    except OSError:
+        return None
+    finally:
+        os.close(proc)
+    for line in text.splitlines():
+        key, _, value = line.partition(b":")
+        if key == b"mnt_id":
+            return int(value) if value.strip().isdigit() else None
     return None
 
 

@@ -566,3 +566,25 @@ class ProxyError(TransportError):
             hint=f"Check {variable} (its host, port, user and password) and NO_PROXY, or unset it to connect directly.",
         )
         self.variable = variable
+
+
+class StoreIsMountPoint(StoreWriteFailed):
+    """The credentials file is a mount point of its own (one file bind-mounted into a container, a Kubernetes
+    ``subPath``): no rename can replace it (``EBUSY``), so no save there can be atomic. Raised when a save is
+    prepared, before anything is spent; reading the file still works. Its ``code`` is ``STORE_WRITE_FAILED``.
+    """
+
+    def __init__(self, path: str) -> None:
+        import errno as codes  # a builtin module: no import cost on the hot path
+
+        cut = max(path.rfind("/"), path.rfind("\\"))
+        directory = path[:cut] if cut > 0 else path
+        reason = "it is a mount point of its own, which cannot be replaced atomically"
+        AuthError.__init__(
+            self,
+            f"Could not save the credentials to {path}: {reason}",
+            f"Mount its directory ({directory}) instead of the file, or set HEYGEN_CONFIG_DIR to a writable directory.",
+        )
+        self.path = path
+        self.errno = codes.EBUSY
+        self.reason = reason

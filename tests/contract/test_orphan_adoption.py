@@ -454,3 +454,89 @@ def test_an_encrypted_orphan_under_other_keys_waits_until_a_newer_save_makes_it_
     with store.lock():
         assert store.read().content() == NEWER.content()
     assert names(config) == ["credentials.enc", "credentials.enc.lock"]
+
+
+# ---------------------------------------------------------------------------------------------- a writer dying
+
+
+def _dies_lock_first(make: Callable[[], SecureFile], doc: CredentialsDocument, ready: object, tried: object) -> None:
+    """In a child: a refresh's save killed in its fsync, as the kernel tears the process down: its descriptors are
+    closed in ascending order, so the store's lock (taken first: the lower one) is let go, and the temp file holding
+    the whole new save only a moment later (here: once the next lock holder has found it held)."""
+
+    def lock_let_go_first(_fd: int) -> None:
+        lock = os.stat(f"{make().path}.lock")
+        for fd in range(3, 1024):
+            with contextlib.suppress(OSError):
+                info = os.fstat(fd)
+                if (info.st_dev, info.st_ino) == (lock.st_dev, lock.st_ino):
+                    os.close(fd)
+        ready.set()  # type: ignore[attr-defined]
+        tried.wait(30)  # type: ignore[attr-defined]
+        os._exit(0)  # the temp file's descriptor is closed now
+
+    files._full_fsync = lock_let_go_first  # type: ignore[assignment]
+    store = make()
+    with store.lock():
+        store.read()  # type: ignore[attr-defined]
+        with store.reserve() as pending:
+            pending.commit(doc)
+
+
+def test_a_dying_writers_temp_file_still_held_just_after_its_lock_is_free_is_adopted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next lock holder finds the temp file held for a moment after the lock was let go: it waits for the hold
+    to go (``HELD_TEMP_GRACE``) instead of skipping the save as a live writer's and reading the spent token."""
+    config = tmp_path / "cfg"
+    plain(config).write(OLD)
+    until_the_clock_passes(config / "credentials")
+    ready, tried = FORK.Event(), FORK.Event()
+    child = FORK.Process(target=_dies_lock_first, args=(lambda: plain(config), NEW, ready, tried))
+    child.start()
+    try:
+        assert ready.wait(30)
+        [temp] = temps(config)
+        held = temp.stat()
+        real_flock = fcntl.flock
+
+        def flock(fd: int, operation: int) -> None:
+            try:
+                real_flock(fd, operation)
+            except BlockingIOError:
+                info = os.fstat(fd)
+                if (info.st_dev, info.st_ino) == (held.st_dev, held.st_ino):
+                    tried.set()  # found held: the writer finishes dying now
+                raise
+
+        monkeypatch.setattr(fcntl, "flock", flock)
+        monkeypatch.setattr(files, "HELD_TEMP_GRACE", 30.0, raising=False)  # however slow the child is to exit
+        store = plain(config)
+        with store.lock():
+            assert tried.is_set()
+            assert store.read().content() == NEW.content()
+            assert names(config) == ["credentials", "credentials.lock"]
+    finally:
+        tried.set()
+        child.join(30)
+    assert child.exitcode == 0
+
+
+def test_reads_and_locks_of_ours_never_change_the_files_ctime(tmp_path: Path) -> None:
+    """A whole newer save counts as older once the file's ctime passes it (a ``chmod``, even to the same mode, an
+    xattr): stat cannot tell that from a restore in place that keeps an old mtime (``cp -p`` over the file), so the
+    rule stays. Our own code must then never cause it between a kill and the next lock: reading, locking and
+    reserving leave a file of ours (0600) as it is."""
+    for store in (plain(tmp_path / "plain"), encrypted(tmp_path / "enc")):
+        store.write(OLD)
+        path = Path(store.path)
+        before = changed(path)
+        until_the_clock_passes(path)
+        store.read()  # type: ignore[attr-defined]
+        with store.lock():
+            store.read()  # type: ignore[attr-defined]
+            with store.reserve():
+                pass
+        with store.reserve():
+            pass
+        assert changed(path) == before

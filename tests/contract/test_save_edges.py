@@ -17,6 +17,7 @@ from hyperframes_auth.adapters.credentials_file import CredentialsFile
 from hyperframes_auth.adapters.encrypted_file import MIN_ITERATIONS, MIN_MEMORY_KIB, EncryptedCredentialsFile
 from hyperframes_auth.adapters.files import SecureFile
 from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
+from hyperframes_auth.domain.errors import StoreIsMountPoint, WrongPassphrase
 
 from .conftest import AuthServer
 from .local_servers import HoldingRelay, holds_tokens, relay_to
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAVING = "Saving your new sign-in first"
 OLD = CredentialsDocument(oauth=OAuthTokens("at_old" * 50, "rt_old_spent"))
 NEW = CredentialsDocument(oauth=OAuthTokens("at_new" * 50, "rt_new_rotated"))
+NEWER = CredentialsDocument(oauth=OAuthTokens("at_newer" * 50, "rt_newer_rotated"))
 PASS = "s3cret passphrase"
 FLOOR = (MIN_MEMORY_KIB, MIN_ITERATIONS, 1)
 
@@ -125,6 +127,137 @@ def test_a_migration_to_the_encrypted_store_killed_in_its_fsync_keeps_the_rotate
         assert fresh.read().content() == NEW.content(), "the migration's save was thrown away"
 
 
+def _migration(config: Path, passphrase: str = PASS) -> tuple[CredentialsFile, Callable[[], EncryptedCredentialsFile]]:
+    """A plain file holding ``OLD`` in ``config``, and the encrypted store that migrates from it."""
+    plain = CredentialsFile(str(config / "credentials"))
+    if not Path(plain.path).exists():
+        plain.write(OLD)
+
+    def store() -> EncryptedCredentialsFile:
+        return EncryptedCredentialsFile(
+            str(config / "credentials.enc"), lambda: passphrase, params=FLOOR, migrate_from=plain
+        )
+
+    return plain, store
+
+
+def _migration_killed_in_fsync(config: Path) -> Callable[[], EncryptedCredentialsFile]:
+    plain, store = _migration(config)
+    _until_the_clock_passes(Path(plain.path))
+    _killed_in_fsync(store, NEW)
+    assert len(temps(config)) == 1
+    return store
+
+
+def test_a_migration_adopted_removes_the_plain_file_as_the_migration_would_have(tmp_path: Path) -> None:
+    config = tmp_path / "cfg"
+    store = _migration_killed_in_fsync(config)
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == NEW.content()
+        assert not fresh.read_from_plain
+    assert fresh.plain_removed == str(config / "credentials")
+    assert sorted(p.name for p in config.iterdir()) == ["credentials.enc", "credentials.enc.lock"]
+    assert store().read().content() == NEW.content()
+
+
+def test_a_migration_killed_then_signed_out_of_the_plain_store_is_not_brought_back(tmp_path: Path) -> None:
+    """With neither file left (the plain store's ``auth logout``), the save is not adopted: a sign-out stands."""
+    config = tmp_path / "cfg"
+    store = _migration_killed_in_fsync(config)
+    CredentialsFile(str(config / "credentials")).delete()
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == CredentialsDocument().content()
+    assert not (config / "credentials.enc").exists()
+    assert not temps(config)
+
+
+def test_a_migration_killed_then_overtaken_by_a_plain_save_is_not_adopted(tmp_path: Path) -> None:
+    """The plain file written after the killed save (the TypeScript CLI, or the plain store): that save stands."""
+    config = tmp_path / "cfg"
+    store = _migration_killed_in_fsync(config)
+    [temp] = temps(config)
+    _until_the_clock_passes(temp)
+    newer = CredentialsDocument(oauth=OAuthTokens("at_plain" * 50, "rt_plain_newer"))
+    CredentialsFile(str(config / "credentials")).write(newer)
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == newer.content()
+    assert not temps(config)
+
+
+def test_a_migration_killed_asks_for_its_passphrase_and_keeps_the_save_until_it_is_given(tmp_path: Path) -> None:
+    """The killed save is the encrypted file to be: a wrong passphrase is told as for a file in place, and the save
+    is kept (not read around, not removed) until the right one is given."""
+    config = tmp_path / "cfg"
+    _migration_killed_in_fsync(config)
+    _, mistyped = _migration(config, "a wrong passphrase")
+    wrong = mistyped()
+    with wrong.lock(), pytest.raises(WrongPassphrase):
+        wrong.read()
+    assert len(temps(config)) == 1
+    assert (config / "credentials").exists()
+    _, store = _migration(config)
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == NEW.content()
+    assert not (config / "credentials").exists()
+
+
+def _stop_in_the_upgrade(make: Callable[[], SecureFile], doc: CredentialsDocument, ready: object) -> None:
+    """In a child: a refresh's save whose second fsync (the upgrade's own write, after the save) never returns."""
+    import threading
+
+    from hyperframes_auth.adapters import files
+
+    fsync, calls = files._full_fsync, []
+
+    def second_hangs(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            ready.set()  # type: ignore[attr-defined]
+            threading.Event().wait()
+        fsync(fd)
+
+    files._full_fsync = second_hangs  # type: ignore[assignment]
+    store = make()
+    with store.lock():
+        store.read()  # type: ignore[attr-defined]
+        with store.reserve() as pending:
+            pending.commit(doc)
+
+
+def test_a_kill_in_the_upgrade_after_a_save_loses_nothing(tmp_path: Path) -> None:
+    """The upgrade is a write of its own after the save: killed in it, the save is in place under the old keys; its
+    temp file (new keys, which no one can judge) waits, and the next save makes it moot."""
+    from .test_orphan_adoption import FORK, kill
+
+    config = tmp_path / "cfg"
+    EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=FLOOR).write(OLD)
+
+    def store() -> EncryptedCredentialsFile:
+        return EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=UPGRADED)
+
+    ready = FORK.Event()
+    child = FORK.Process(target=_stop_in_the_upgrade, args=(store, NEW, ready))
+    child.start()
+    assert ready.wait(30)
+    kill(child)
+    [left] = temps(config)
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == NEW.content()
+        assert left.exists()
+        assert fresh.keeper == "passphrase (Argon2id, 19 MiB, t=2, p=1)"
+        _until_the_clock_passes(left)
+        fresh.write(NEWER)
+    assert fresh.keeper == "passphrase (Argon2id, 19 MiB, t=3, p=1)"
+    with store().lock():
+        assert store().read().content() == NEWER.content()
+    assert not temps(config)
+
+
 # ---------------------------------------------------------------------------------------------- rename after the spend
 
 
@@ -150,7 +283,41 @@ def test_a_credentials_file_mounted_on_its_own_fails_the_refresh_before_anything
     auth_server.reset()
     try:
         result = hf(cli_env(auth_server, tmp_path), "auth", "refresh")
+        assert CredentialsFile(str(target)).read().content() is not None  # reads keep working
     finally:
         run("umount", "-l", str(target))
     assert "the new tokens are lost" not in result.stderr, result.stderr
     assert auth_server.refresh_requests() == 0 or credentials(config)["oauth"]["refresh_token"] != spent
+    assert result.returncode == 1
+    assert "is a mount point of its own, which cannot be replaced atomically" in result.stderr
+    assert f"Mount its directory ({config}) instead of the file" in result.stderr
+    assert credentials(config)["oauth"]["refresh_token"] == spent  # nothing was spent: the grant still works
+    assert not temps(config)
+
+
+def test_a_mounted_file_is_told_apart_from_its_directory_even_on_the_same_file_system(tmp_path: Path) -> None:
+    """A bind mount from the same file system has the same ``st_dev`` as the directory: the mount id tells it. The
+    reservation refuses it before anything is made; reading it, and saving once it is unmounted, work."""
+    from .mounts import ROOT as AS_ROOT
+    from .mounts import run
+
+    if not AS_ROOT:
+        pytest.skip("a bind mount needs root (CI runs as root)")
+    store = CredentialsFile(str(tmp_path / "cfg" / "credentials"))
+    store.write(OLD)
+    target = Path(store.path)
+    mounted = run("mount", "--bind", str(target), str(target))
+    if mounted.returncode:
+        pytest.skip(f"a bind mount is not permitted here: {mounted.stderr.strip()}")
+    try:
+        assert target.stat().st_dev == target.parent.stat().st_dev
+        assert store.read().content() == OLD.content()
+        with pytest.raises(StoreIsMountPoint) as refused, store.reserve():
+            pytest.fail("a reservation over a mounted file")
+        assert refused.value.code == "STORE_WRITE_FAILED"
+        assert "HEYGEN_CONFIG_DIR" in (refused.value.hint or "")
+        assert not temps(target.parent)
+    finally:
+        run("umount", "-l", str(target))
+    store.write(NEW)
+    assert store.read().content() == NEW.content()
