@@ -3,7 +3,7 @@ verdicts, the ``/v3/users/me`` request and answers, and the credential merge rul
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -17,11 +17,20 @@ from hyperframes_auth.domain.credentials import (
     with_user,
     without_oauth,
 )
-from hyperframes_auth.domain.errors import ApiError, ConfigError
-from hyperframes_auth.domain.http import HttpResponse
-from hyperframes_auth.domain.primitives import check_endpoint, display_name, is_expired, is_loopback_host
-from hyperframes_auth.domain.redact import neutralize, redact_values, scrub
-from hyperframes_auth.domain.resolve import ApiKeyCredential
+from hyperframes_auth.domain.errors import ApiError, ConfigError, InvalidStore
+from hyperframes_auth.domain.http import HttpRequest, HttpResponse, form_post
+from hyperframes_auth.domain.primitives import (
+    EARLIEST,
+    check_endpoint,
+    display_name,
+    format_instant,
+    is_expired,
+    is_loopback_host,
+    is_stale,
+    parse_instant,
+)
+from hyperframes_auth.domain.redact import has_control_chars, neutralize, redact_values, scrub
+from hyperframes_auth.domain.resolve import ApiKeyCredential, OAuthCredential, env_credential, resolve
 from tests.fakes import T0
 
 # ---------------------------------------------------------------------------------------------- endpoints
@@ -172,3 +181,117 @@ def test_the_merge_rules_without_a_previous_block():
     assert (without_oauth(with_key).oauth, without_oauth(with_key).user) == (None, profile)
     alone = CredentialsDocument(oauth=tokens, user=profile)
     assert (without_oauth(alone).oauth, without_oauth(alone).user) == (None, None)
+
+
+# ---------------------------------------------------------------------------------------------- instants
+
+
+@pytest.fixture
+def new_york(monkeypatch):
+    """Local time five hours behind UTC (a POSIX TZ rule: no time zone database needed)."""
+    import time
+
+    monkeypatch.setenv("TZ", "EST+05")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_instants_are_utc_whatever_the_local_time_zone(new_york):
+    assert parse_instant("2026-05-28T06:00:00") == T0  # naive: taken as UTC, not as local time
+    aware = parse_instant("2026-05-28T08:00:00+02:00")
+    assert aware == T0
+    assert aware.utcoffset() == timedelta(0)
+    assert format_instant(T0) == "2026-05-28T06:00:00.000Z"
+
+
+def test_instants_at_the_edges_of_the_calendar_count_as_expired():
+    assert parse_instant(5) is None
+    assert parse_instant("") is None
+    assert parse_instant("9000-01-01T00:00:00Z") == EARLIEST
+    assert parse_instant("8999-12-31T23:59:59Z") == datetime(8999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert format_instant(T0 + timedelta(microseconds=1000)) == "2026-05-28T06:00:00.001Z"
+    assert format_instant(T0 + timedelta(microseconds=999999)) == "2026-05-28T06:00:00.999Z"
+
+
+def test_staleness_at_its_edges():
+    at = format_instant
+    assert is_stale(at(T0 + timedelta(seconds=60)), None, T0)  # exactly at the leeway: stale
+    assert not is_stale(at(T0 + timedelta(seconds=61)), None, T0)
+    assert is_stale(at(T0 + timedelta(seconds=30)), at(T0 + timedelta(seconds=30)), T0)  # no lifetime: full leeway
+    assert not is_stale(at(T0 + timedelta(seconds=2)), at(T0 + timedelta(seconds=1)), T0)  # 1 s life: 0.5 s leeway
+    assert is_stale(at(T0 + timedelta(seconds=40)), at(T0 - timedelta(seconds=60)), T0)  # 100 s life: 50 s leeway
+    assert has_control_chars("a\x7fb")
+    assert not has_control_chars("a\x80b")
+
+
+# ---------------------------------------------------------------------------------------------- HTTP values
+
+
+def test_a_url_crossing_the_port_is_visible_ascii():
+    assert HttpRequest("GET", "https://a.test/!x~").url == "https://a.test/!x~"
+    assert HttpRequest("GET", "https://a.test/a b").url == "https://a.test/a%20b"
+    assert HttpRequest("GET", "https://a.test/\x7f\u00e9\ud800").url == "https://a.test/%7F%C3%A9%ED%A0%80"
+    assert HttpRequest("GET", "https://a.test/\x1b[2J").url == "https://a.test/%1B[2J"
+
+
+def test_a_form_keeps_blank_fields_and_a_bodyless_request_has_none():
+    assert HttpRequest("POST", "https://a.test", body=b"a=&b=1").form() == {"a": "", "b": "1"}
+    assert HttpRequest("GET", "https://a.test").form() == {}
+
+
+def test_the_secrets_a_request_carries():
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    both = HttpRequest("POST", "https://a.test", {"Authorization": "Bearer a b", **form}, b"refresh_token=rt-1&x=y")
+    assert both.secrets() == ("a b", "rt-1")
+    json_body = HttpRequest("POST", "https://a.test", {"content-type": "application/json"}, b"code=abcd")
+    assert json_body.secrets() == ()
+    assert HttpRequest("POST", "https://a.test", {}, b"code=abcd").secrets() == ()
+    assert HttpRequest("GET", "https://a.test", {"x-api-key": "hg_key_1"}).secrets() == ("hg_key_1",)
+
+
+def test_an_oauth_form_post_never_follows_redirects_and_asks_for_json():
+    request = form_post("https://auth.test/token", {"grant_type": "refresh_token"})
+    assert request.headers == {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}
+    assert request.follow_redirects is False
+    assert request.body == b"grant_type=refresh_token"
+
+
+# ---------------------------------------------------------------------------------------------- resolution
+
+
+def test_an_access_token_from_the_environment_is_used_as_given():
+    credential = env_credential({"HEYGEN_ACCESS_TOKEN": "at-from-host"})
+    assert credential == OAuthCredential(OAuthTokens("at-from-host"), "env_oauth")
+    assert (credential.secret, credential.from_env, credential.refreshable) == ("at-from-host", True, False)
+
+
+@pytest.mark.parametrize(
+    ("env", "message", "hint"),
+    [
+        (
+            {"HEYGEN_ACCESS_TOKEN": "a b"},
+            "Credential file is unreadable: HEYGEN_ACCESS_TOKEN must be an access token of visible ASCII characters",
+            "Fix or unset HEYGEN_ACCESS_TOKEN.",
+        ),
+        (
+            {"HYPERFRAMES_API_KEY": "bad key"},
+            "Credential file is unreadable: HYPERFRAMES_API_KEY contains spaces or non-ASCII characters",
+            "Fix or unset HYPERFRAMES_API_KEY.",
+        ),
+    ],
+)
+def test_an_unusable_variable_is_named_with_what_to_do(env, message, hint):
+    with pytest.raises(InvalidStore) as caught:
+        env_credential(env)
+    assert (caught.value.message, caught.value.hint) == (message, hint)
+
+
+def test_resolution_uses_the_callers_leeway_and_a_last_stale_token_is_used_while_it_lasts():
+    tokens = OAuthTokens("at", "rt", format_instant(T0 + timedelta(seconds=200)))
+    doc = CredentialsDocument(oauth=tokens, source="file_json")
+    assert resolve({}, doc, T0, leeway=300).stale
+    assert not resolve({}, doc, T0).stale
+    last = CredentialsDocument(oauth=OAuthTokens("at", None, tokens.expires_at), source="file_json")
+    assert resolve({}, last, T0, leeway=300) == OAuthCredential(last.oauth, "file_json", stale=True, refreshable=False)
