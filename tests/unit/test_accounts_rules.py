@@ -117,18 +117,28 @@ def test_merging_keeps_what_the_new_sign_in_did_not_bring():
 
 
 def test_naming_an_account_that_is_not_on_top_moves_it_there_and_keeps_the_one_that_was():
-    doc = doc_of(Account(HERE, "alice", oauth=T_ALICE), Account(HERE, None, oauth=T_NEW))
+    doc = doc_of(
+        Account(HERE, "alice", oauth=T_ALICE),
+        Account(HERE, None, oauth=T_NEW),
+        Account(THERE, "carol", oauth=T_BOB),
+        active={HERE.api: "alice", THERE.api: "carol"},
+    )
     after = identified(doc, HERE, lambda a: a.oauth == T_NEW, "bob", UserProfile(email="bob@x"))
-    assert names(after) == [(HERE.api, "bob"), (HERE.api, "alice")]
+    assert names(after) == [(HERE.api, "bob"), (HERE.api, "alice"), (THERE.api, "carol")]
     assert (after.oauth, after.user) == (T_NEW, UserProfile(email="bob@x"))
     assert after.others[0].oauth == T_ALICE
-    assert after.active == {HERE.api: "bob"}
+    assert after.active == {HERE.api: "bob", THERE.api: "carol"}
 
 
 def test_naming_keeps_the_profile_when_the_answer_had_none_and_changes_nothing_when_the_tokens_are_gone():
-    doc = doc_of(Account(HERE, None, oauth=T_NEW, user=UserProfile(username="cached")))
+    doc = doc_of(
+        Account(HERE, None, oauth=T_NEW, user=UserProfile(username="cached")),
+        Account(THERE, "carol", oauth=T_BOB),
+        active={HERE.api: "", THERE.api: "carol"},
+    )
     after = identified(doc, HERE, lambda a: a.oauth == T_NEW, "bob", UserProfile())
     assert (after.label.identity, after.user) == ("bob", UserProfile(username="cached"))
+    assert after.active == {HERE.api: "bob", THERE.api: "carol"}
     assert identified(doc, HERE, lambda a: False, "bob", UserProfile(email="bob@x")) == doc
 
 

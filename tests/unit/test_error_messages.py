@@ -406,3 +406,8 @@ def test_a_failed_write_without_an_errno_or_on_windows_still_names_the_directory
     assert bare.errno is None
     windows = e.StoreWriteFailed(r"C:\Users\u\.heygen\credentials", OSError(errno.ENOSPC, "full"))
     assert windows.hint == r"Free some space on the disk that holds C:\Users\u\.heygen, then try again."
+
+
+def test_a_failed_write_to_a_relative_path_names_its_directory():
+    error = e.StoreWriteFailed("h/credentials", OSError(errno.ENOSPC, "full"))
+    assert error.hint == "Free some space on the disk that holds h, then try again."

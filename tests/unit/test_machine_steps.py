@@ -535,3 +535,12 @@ def test_a_revocation_is_tried_three_times_in_all():
 def test_the_table_lists_its_destinations_as_sets_of_states():
     assert m.TRANSITIONS[f.Idle, f.StartRevoke][1] == frozenset({f.Revoking, f.Revoked})
     assert all(isinstance(allowed, frozenset) and allowed for _handler, allowed in m.TRANSITIONS.values())
+
+
+def test_revocation_answers_at_the_edges():
+    state, _effects = step(revoking(), answered(300))
+    assert state.remarks == ("token revoke returned HTTP 300; local credentials cleared anyway.",)
+    assert step(revoking(), answered(400, {"error": "temporarily_unavailable"}))[1] == (f.Wait(0.5, jitter=True),)
+    assert step(revoking(), answered(503, headers={"retry-after": "3"}))[1] == (f.Wait(3.0, jitter=False),)
+    _, (send,) = step(f.Idle(), f.StartRevoke((("rt", "refresh_token"),), DEADLINE))
+    assert send.request.form() == {"token": "rt", "client_id": CONFIG.client_id, "token_type_hint": "refresh_token"}

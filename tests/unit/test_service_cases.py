@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import attrs
 import pytest
 
+from hyperframes_auth.domain.accounts import with_account
 from hyperframes_auth.domain.credentials import (
     Account,
     CredentialsDocument,
@@ -17,7 +18,13 @@ from hyperframes_auth.domain.credentials import (
     OAuthTokens,
     UserProfile,
 )
-from hyperframes_auth.domain.errors import EnvironmentMismatch, StoreWriteFailed, Unauthenticated, UnknownAccount
+from hyperframes_auth.domain.errors import (
+    EnvironmentMismatch,
+    StoreWriteFailed,
+    TransportError,
+    Unauthenticated,
+    UnknownAccount,
+)
 from hyperframes_auth.domain.flow import Remark
 from tests.fakes import API, CONFIG, FakeStore, World
 
@@ -334,3 +341,59 @@ def test_logging_out_of_an_unreadable_file_removes_it():
     result = world.service.logout()
     assert (result.revoked, result.accounts, result.file_removed) == (False, (), True)
     assert world.store.deleted == 1
+
+
+def test_switching_to_the_unnamed_account():
+    doc = CredentialsDocument(
+        oauth=OAuthTokens("at-alice", "rt-alice"),
+        label=Label(HERE, "alice@example.test"),
+        others=(Account(HERE, None, api_key="hg_valid_key_1234"),),
+        active={API: "alice@example.test"},
+        source="file_json",
+    )
+    world = World(doc)
+    assert world.service.switch("").identity is None
+    assert world.store.doc.active == {API: ""}
+    assert world.store.doc.api_key == "hg_valid_key_1234"
+
+
+def test_logging_out_one_account_leaves_an_unnamed_one_alone():
+    doc = CredentialsDocument(
+        oauth=OAuthTokens("at-alice", "rt-alice"),
+        label=Label(HERE, "alice@example.test"),
+        others=(Account(HERE, None, api_key="hg_valid_key_1234"),),
+        active={API: "alice@example.test"},
+        source="file_json",
+    )
+    world = World(doc)
+    world.service.logout(user="alice@example.test")
+    assert [(a.identity, a.api_key) for a in world.service.accounts()] == [(None, "hg_valid_key_1234")]
+
+
+def test_every_revocation_that_failed_is_remarked():
+    world = two_people()
+    world.store.doc = attrs.evolve(
+        world.store.doc, others=(Account(HERE, "bob@example.test", oauth=OAuthTokens("at-bob", "rt-bob")),)
+    )
+    world.server.fail_with = TransportError("auth.test", "connection refused")
+    result = world.service.logout(everyone=True)
+    assert len(result.remarks) == 4  # refresh and access token of each of the two accounts
+
+
+def test_a_sign_in_does_not_name_tokens_another_sign_in_put_on_top_meanwhile():
+    world = World()
+    other = OAuthTokens("at-other-process")
+
+    class Racing:
+        """The server, but another process signs someone in while /v3/users/me is being asked."""
+
+        def send(self, request):
+            if request.url.endswith("/v3/users/me") and world.store.doc.oauth != other:
+                world.store.doc = with_account(world.store.doc, Account(HERE, None, oauth=other))
+            return world.server.send(request)
+
+    world.service.ports = attrs.evolve(world.ports, http=Racing())
+    world.service.login_browser()
+    named = {a.oauth.access_token: a.identity for a in world.service.accounts()}
+    assert named["at-other-process"] is None
+    assert sorted(v for v in named.values() if v) == ["alice@example.test"]
