@@ -10,11 +10,13 @@ import pytest
 
 from hyperframes_auth.domain.accounts import (
     accounts_in,
+    active_account,
     all_accounts,
     identified,
     labelled,
     merge,
     other_environments,
+    promoted,
     replaced,
     switched,
     top_account,
@@ -184,3 +186,69 @@ def test_relabelling_after_the_typescript_cli_signed_someone_else_in_touches_no_
     assert after.others[0].oauth == OAuthTokens("at-bob-there")
     assert after.active == {HERE.api: "bob", THERE.api: "bob"}
     assert [a.identity for a in accounts_in(after, THERE)] == ["bob"]
+
+
+def test_after_the_typescript_cli_signed_in_with_another_api_key_the_key_is_the_new_persons():
+    doc = CredentialsDocument(
+        api_key="key-bob-1",
+        oauth=T_ALICE,
+        user=UserProfile(email="bob"),
+        label=Label(HERE, "alice", fingerprint("key-alice-1")),
+        active={HERE.api: "alice"},
+        source="file_json",
+    )
+    after = labelled(doc, HERE)
+    assert (after.api_key, after.oauth, after.user) == ("key-bob-1", None, UserProfile(email="bob"))
+    assert after.label == Label(Environment(HERE.api), "bob", fingerprint("key-bob-1"))
+    assert after.others == (Account(HERE, "alice", oauth=T_ALICE),)
+    assert after.active == {HERE.api: "bob"}
+
+
+def test_after_the_typescript_cli_signed_in_by_browser_the_oauth_session_is_the_new_persons():
+    doc = CredentialsDocument(
+        api_key="key-alice-1",
+        oauth=T_BOB,
+        user=UserProfile(email="bob"),
+        label=Label(HERE, "alice", fingerprint("key-alice-1")),
+        active={HERE.api: "alice"},
+        source="file_json",
+    )
+    after = labelled(doc, HERE)
+    assert (after.api_key, after.oauth, after.label) == (None, T_BOB, Label(HERE, "bob", None))
+    assert after.others == (Account(Environment(HERE.api), "alice", api_key="key-alice-1"),)
+
+
+def test_which_account_is_active_when_the_file_names_none():
+    b1, b2 = Account(HERE, "b1", api_key="key-b1-1"), Account(HERE, "b2", api_key="key-b2-1")
+    elsewhere_on_top = doc_of(Account(THERE, "t", oauth=T_ALICE), b1, b2, active={})
+    assert active_account(elsewhere_on_top, HERE) == b1
+    no_top = CredentialsDocument(others=(b1, b2), source="file_json")
+    assert active_account(no_top, HERE) == b1
+    unknown = doc_of(Account(HERE, "top", api_key="key-top-1"), b1, active={HERE.api: "gone"})
+    assert active_account(unknown, HERE).identity == "top"
+
+
+def test_promoting_a_named_account_or_nobody():
+    doc = doc_of(Account(HERE, "alice", oauth=T_ALICE), Account(HERE, "bob", api_key="key-bob-1"))
+    after = promoted(doc, HERE, "bob")
+    assert names(after) == [(HERE.api, "bob"), (HERE.api, "alice")]
+    assert promoted(doc, HERE, "nobody") == doc
+    assert promoted(doc, HERE) == doc
+
+
+def test_removing_the_active_account_from_beside_the_top_one_makes_the_top_one_active():
+    doc = doc_of(
+        Account(HERE, "alice", oauth=T_ALICE), Account(HERE, "bob", api_key="key-bob-1"), active={HERE.api: "bob"}
+    )
+    after = replaced(doc, doc.others[0], None)
+    assert after.active == {HERE.api: "alice"}
+    assert replaced(doc, doc.others[0], Account(HERE, "bob")) == after  # nothing left in it: removed
+
+
+def test_removing_unnamed_accounts_keeps_active_right():
+    unnamed_active = doc_of(Account(HERE, None, api_key="key-u-1"), Account(HERE, "bob", api_key="key-bob-1"))
+    assert replaced(unnamed_active, top_account(unnamed_active), None).active == {HERE.api: "bob"}
+    named_active = doc_of(Account(HERE, "bob", api_key="key-bob-1"), Account(HERE, None, api_key="key-u-1"))
+    assert replaced(named_active, top_account(named_active), None).active == {HERE.api: ""}
+    alone = doc_of(Account(HERE, None, api_key="key-u-1"), active={})
+    assert replaced(alone, top_account(alone), None).active == {}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import attrs
 import pytest
 
 from hyperframes_auth.domain import flow as f
 from hyperframes_auth.domain.callback import Verdict
 from hyperframes_auth.domain.driver import execute, run
-from hyperframes_auth.domain.errors import AuthError
+from hyperframes_auth.domain.errors import AuthError, TransportError
 from hyperframes_auth.domain.messages import start_auth_code_flow
 from hyperframes_auth.domain.ports import BrowserOpening, BrowserUnavailable, CallbackIgnored, WaitingForCallback
 from hyperframes_auth.domain.retry import jitter
@@ -129,3 +131,38 @@ def test_a_whole_browser_sign_in_notices_in_order():
     state = run(CONFIG, world.ports, f.StartBrowserLogin(flow()), world.listener)
     assert isinstance(state, f.SignedIn)
     assert [type(n) for n in world.notices] == [BrowserOpening, WaitingForCallback]
+
+
+class FailsOnce:
+    """The fake server, except that the first request fails with ``error``."""
+
+    def __init__(self, world: World, error: Exception) -> None:
+        self.world, self.error, self.sent = world, error, 0
+
+    def send(self, request):
+        self.sent += 1
+        if self.sent == 1:
+            raise self.error
+        return self.world.server.send(request)
+
+
+def test_a_refresh_that_never_left_is_sent_again_and_one_that_may_have_is_not():
+    world = World()
+    world.service.login_browser()
+    refresh_token = world.store.doc.oauth.refresh_token
+    never = FailsOnce(world, TransportError("auth.test", "connection refused", sent=False))
+    state = run(
+        CONFIG, world.ports_with(never), f.StartRefresh(refresh_token, world.clock.now() + timedelta(seconds=30))
+    )
+    assert isinstance(state, f.SignedIn)
+    assert never.sent == 2
+    maybe = FailsOnce(world, TransportError("auth.test", "reset", sent=True))
+    state = run(CONFIG, world.ports_with(maybe), f.StartRefresh("rt-x", world.clock.now() + timedelta(seconds=30)))
+    assert isinstance(state, f.Failed)
+    assert maybe.sent == 1
+
+
+def test_an_ascii_url_with_a_space_is_encoded_character_by_character():
+    from hyperframes_auth.domain.http import HttpRequest
+
+    assert HttpRequest("GET", "https://a.test/! ~").url == "https://a.test/!%20~"

@@ -13,9 +13,12 @@ import pytest
 
 from hyperframes_auth.domain.callback import parse_query
 from hyperframes_auth.domain.errors import DeviceAuthFailed, InvalidTokenResponse
+from hyperframes_auth.domain.http import HttpResponse
 from hyperframes_auth.domain.messages import (
     DEVICE_BODY_LIMIT,
     DEVICE_GRANT,
+    OAuthErrorBody,
+    classify,
     code_request,
     device_poll_request,
     device_request,
@@ -26,7 +29,7 @@ from hyperframes_auth.domain.messages import (
     start_auth_code_flow,
 )
 from hyperframes_auth.domain.pkce import b64url
-from tests.fakes import CONFIG, T0, counter_entropy
+from tests.fakes import CONFIG, T0, counter_entropy, json_response
 
 REDIRECT = "http://127.0.0.1:4567/oauth/callback"
 
@@ -181,3 +184,30 @@ def test_a_callback_query_keeps_blank_values_and_refuses_a_flood_of_fields():
     assert len(parse_query("&".join(f"p{i}=v" for i in range(64)))) == 64
     with pytest.raises(ValueError):  # noqa: PT011 (the wording is the standard library's, per version)
         parse_query("&".join(f"p{i}=v" for i in range(65)))
+
+
+def test_the_refresh_request_carries_the_grant_the_token_and_the_client():
+    assert refresh_request(CONFIG, "rt-1", 5.0).form() == {
+        "grant_type": "refresh_token",
+        "refresh_token": "rt-1",
+        "client_id": CONFIG.client_id,
+    }
+
+
+def test_an_oauth_error_keeps_its_uri_and_redacts_the_requests_secrets_everywhere():
+    body = {"error": "invalid_grant rt-secret-1", "error_description": "bad", "error_uri": "https://x.test/rt-secret-1"}
+    reply = classify(json_response(400, body), ("rt-secret-1",))
+    assert reply.error == OAuthErrorBody("invalid_grant <redacted>", "bad", "https://x.test/<redacted>")
+    assert classify(json_response(400, {"error": "e", "error_uri": 5})).error.uri is None
+    assert classify(json_response(400, {"error": "e" * 150})).error.error == "e" * 100
+
+
+def test_what_a_classified_answer_keeps():
+    assert classify(json_response(201, {"access_token": "at"})).status == 201
+    limited = classify(json_response(429, {"error": "slow_down"}, {"retry-after": "7"}))
+    assert (limited.status, limited.retry_after, limited.detail) == (429, 7.0, "slow_down")
+    html = classify(HttpResponse(200, {"content-type": "text/html; charset=utf-8", "retry-after": "3"}, b"<p>"))
+    assert (html.detail, html.retry_after) == ("non-JSON body (text/html)", 3.0)
+    assert classify(HttpResponse(200, {}, b"<p>")).detail == "non-JSON body (unknown content type)"
+    long_type = classify(HttpResponse(200, {"content-type": "x/" + "y" * 100}, b"<p>"))
+    assert long_type.detail == f"non-JSON body (x/{'y' * 78})"

@@ -13,6 +13,7 @@ from hyperframes_auth.domain.errors import (
     RefreshFailed,
     ServerUnavailable,
     TransportError,
+    UnknownAccount,
 )
 from hyperframes_auth.domain.flow import Revoked
 from hyperframes_auth.domain.http import HttpResponse
@@ -22,7 +23,7 @@ from hyperframes_auth.domain.service import AuthService
 from hyperframes_auth.domain.session import tokens_of
 from tests.fakes import API, CONFIG, World, json_response
 
-from .test_service_cases import Guarded
+from .test_service_cases import FullStore, Guarded, signed_in, two_people, world_with
 
 HERE = Environment(API, CONFIG.token_url, CONFIG.client_id)
 KEY = "hg_valid_key_1234"
@@ -228,3 +229,64 @@ def test_a_flow_that_ended_without_tokens_is_an_internal_error():
     with pytest.raises(AuthError) as caught:
         tokens_of(Revoked())
     assert caught.value.message == "Internal error: the sign-in ended in Revoked"
+
+
+def test_with_accounts_only_elsewhere_nothing_is_used_and_the_person_is_told_where():
+    elsewhere = Environment("https://api.b.test", "https://auth.b.test/token", "cli")
+    world = World(CredentialsDocument(api_key=KEY, label=Label(elsewhere, "x"), source="file_json"))
+    with pytest.raises(EnvironmentMismatch) as caught:
+        world.service.resolved()
+    assert caught.value.message == "Signed in to api.b.test; this command targets api.test"
+
+
+def test_a_named_account_is_found_in_a_file_written_before_accounts_existed():
+    world = World(CredentialsDocument(api_key=KEY, source="file_json"))
+    assert world.service.resolved(user="").secret == KEY
+    with pytest.raises(UnknownAccount) as caught:
+        world.service.resolved(user="nobody")
+    assert caught.value.accounts == ["(unknown user)"]
+
+
+def test_the_active_account_is_moved_on_top_once_and_a_read_only_store_still_answers():
+    doc = CredentialsDocument(
+        oauth=OAuthTokens("at-a"),
+        label=Label(HERE, "alice@example.test"),
+        others=(Account(HERE, "bob@example.test", api_key=KEY),),
+        active={API: "bob@example.test"},
+        source="file_json",
+    )
+    world = World(doc)
+    assert world.service.resolved().secret == KEY
+    assert (world.store.writes, world.store.doc.api_key) == (1, KEY)
+    assert world.service.resolved().secret == KEY
+    assert world.store.writes == 1  # already on top: nothing to write
+    read_only = world_with(doc, store=FullStore(doc, fail_commit=False))
+    assert read_only.service.resolved().secret == KEY
+
+
+def test_a_named_account_wins_over_the_environment_and_a_given_document_is_used():
+    world = two_people()
+    world.service.env = {"HEYGEN_API_KEY": "hg_env_key_12345"}
+    assert world.service.resolved().secret == "hg_env_key_12345"
+    assert world.service.resolved(user="bob@example.test").secret == KEY
+    given = world.store.doc
+    world.store.doc = CredentialsDocument()
+    world.service.env = {}
+    assert world.service.resolved(doc=given).secret == "at-alice"
+
+
+def test_resolution_in_a_session_uses_its_leeway():
+    world = World()
+    signed_in(world)
+    world.clock.advance(3600 - 1500)
+    patient = AuthService(CONFIG, world.ports, {}, API, leeway=3000.0)
+    assert patient.resolved().stale
+    assert not world.service.resolved().stale
+
+
+def test_a_refresh_here_works_while_accounts_elsewhere_exist():
+    world = World()
+    tokens = signed_in(world)
+    elsewhere = Account(Environment("https://api.b.test", "https://auth.b.test/token", "cli"), "x", api_key=KEY)
+    world.store.doc = attrs.evolve(world.store.doc, others=(*world.store.doc.others, elsewhere))
+    assert world.service.refresh().access_token != tokens.access_token
