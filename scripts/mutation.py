@@ -63,17 +63,23 @@ def _env() -> dict[str, str]:
     return {**os.environ, "HYPOTHESIS_PROFILE": "ci", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
-def _copy_tree(target: Path) -> None:
-    if target.exists():
-        shutil.rmtree(target)
+def _copy(names: tuple[str, ...], target: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis")
-    for name in (*COPIED, *DOCS):
+    for name in names:
         source, dest = ROOT / name, target / name
+        if dest.is_dir():
+            shutil.rmtree(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, dest, ignore=ignore)
         else:
             shutil.copy2(source, dest)
+
+
+def _copy_tree(target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    _copy((*COPIED, *DOCS), target)
     (target / PACKAGE).symlink_to("src", target_is_directory=True)
 
 
@@ -280,6 +286,10 @@ def run(jobs: int, names: list[str], plain: bool) -> int:
     if not names or not (WORK / "mutants").exists():
         _copy_tree(WORK)
         (WORK / "setup.cfg").write_text(SETUP_CFG, encoding="utf-8")
+    else:
+        # Some mutants again, after a full run: with the tests as they are now (mutmut re-mutates any function of
+        # src/ that changed since, by its hash, so src/ is left as mutmut knows it).
+        _copy(tuple(name for name in COPIED if name.startswith("tests")), WORK)
     log = OUT / "mutmut.log"
     print(f"== mutmut run ({jobs} jobs; its output goes to {log.relative_to(ROOT)})", flush=True)
     with log.open("w", encoding="utf-8") as out:
@@ -307,6 +317,8 @@ def run(jobs: int, names: list[str], plain: bool) -> int:
         print(f"== plain runs of the {len(doubtful)} mutants mutmut did not kill ({jobs} at a time)", flush=True)
         verdicts = verify(doubtful, jobs)
     results = _results_with(statuses, verdicts)
+    if names and (OUT / "results.json").exists():  # the other mutants keep the verdicts of the last run
+        results = {**json.loads((OUT / "results.json").read_text(encoding="utf-8")), **results}
     (OUT / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     code = report(results)
     print(f"\nmutation testing took {(time.monotonic() - started) / 60:.1f} minutes")

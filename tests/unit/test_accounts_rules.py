@@ -252,3 +252,27 @@ def test_removing_unnamed_accounts_keeps_active_right():
     assert replaced(named_active, top_account(named_active), None).active == {HERE.api: ""}
     alone = doc_of(Account(HERE, None, api_key="key-u-1"), active={})
     assert replaced(alone, top_account(alone), None).active == {}
+
+
+def test_a_person_the_typescript_cli_signed_in_again_gets_their_account_back_merged():
+    doc = CredentialsDocument(
+        oauth=T_BOB,
+        user=UserProfile(email="bob"),
+        label=Label(HERE, "alice", None),
+        others=(Account(HERE, "bob", api_key="key-bob-1"),),
+        active={HERE.api: "alice"},
+        source="file_json",
+    )
+    after = labelled(doc, HERE)
+    assert (after.api_key, after.oauth, after.label.identity) == ("key-bob-1", T_BOB, "bob")
+    assert after.others == ()
+
+
+def test_a_file_written_before_accounts_existed_is_labelled_for_where_it_is_first_used():
+    keys = labelled(CredentialsDocument(api_key="key-1", source="file_json"), HERE)
+    assert keys.label == Label(Environment(HERE.api), None, fingerprint("key-1"))  # a key: the API only
+    assert keys.active == {HERE.api: ""}
+    tokens = labelled(CredentialsDocument(oauth=T_ALICE, user=UserProfile(email="a@x"), source="file_json"), HERE)
+    assert tokens.label == Label(HERE, "a@x", None)  # tokens: the token endpoint and client too
+    assert tokens.active == {HERE.api: "a@x"}
+    assert len(fingerprint("key-1")) == 16

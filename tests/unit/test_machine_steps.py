@@ -22,6 +22,7 @@ from hyperframes_auth.domain.errors import (
     CodeRejected,
     DeviceAuthFailed,
     InvalidTokenResponse,
+    InvalidTransition,
     RefreshFailed,
     ServerUnavailable,
     TransportError,
@@ -544,3 +545,21 @@ def test_revocation_answers_at_the_edges():
     assert step(revoking(), answered(503, headers={"retry-after": "3"}))[1] == (f.Wait(3.0, jitter=False),)
     _, (send,) = step(f.Idle(), f.StartRevoke((("rt", "refresh_token"),), DEADLINE))
     assert send.request.form() == {"token": "rt", "client_id": CONFIG.client_id, "token_type_hint": "refresh_token"}
+
+
+def test_a_refresh_waits_as_long_as_the_server_asks():
+    assert step(refreshing(), answered(503, headers={"retry-after": "7"}))[1] == (f.Wait(7.0, jitter=False),)
+
+
+def test_an_event_the_state_has_no_row_for_is_named_in_the_error():
+    with pytest.raises(InvalidTransition) as caught:
+        step(f.Idle(), f.Waited())
+    assert caught.value.message == "Internal error: no transition from Idle on Waited"
+    row = m.TRANSITIONS[f.Idle, f.StartRefresh]
+    try:
+        m.TRANSITIONS[f.Idle, f.StartRefresh] = (lambda *_a: (f.Revoked(), ()), row[1])
+        with pytest.raises(InvalidTransition) as caught:
+            step(f.Idle(), f.StartRefresh("rt", DEADLINE))
+    finally:
+        m.TRANSITIONS[f.Idle, f.StartRefresh] = row
+    assert caught.value.message == "Internal error: no transition from Idle on StartRefresh to Revoked"

@@ -9,6 +9,7 @@ import pytest
 
 from hyperframes_auth.domain.api import RESOURCE_BODY_LIMIT, check_answer, json_payload, userinfo_request
 from hyperframes_auth.domain.callback import Verdict, judge
+from hyperframes_auth.domain.checks import is_refresh_token
 from hyperframes_auth.domain.credentials import (
     CredentialsDocument,
     OAuthTokens,
@@ -27,6 +28,7 @@ from hyperframes_auth.domain.primitives import (
     is_expired,
     is_loopback_host,
     is_stale,
+    origin_of,
     parse_instant,
 )
 from hyperframes_auth.domain.redact import has_control_chars, neutralize, redact_values, scrub
@@ -295,3 +297,24 @@ def test_resolution_uses_the_callers_leeway_and_a_last_stale_token_is_used_while
     assert not resolve({}, doc, T0).stale
     last = CredentialsDocument(oauth=OAuthTokens("at", None, tokens.expires_at), source="file_json")
     assert resolve({}, last, T0, leeway=300) == OAuthCredential(last.oauth, "file_json", stale=True, refreshable=False)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(429, "SERVER_UNAVAILABLE"), (500, "SERVER_UNAVAILABLE"), (501, "SERVER_UNAVAILABLE"), (404, "API_ERROR")],
+)
+def test_a_users_me_failure_is_the_servers_trouble_or_an_api_error(status, kind):
+    with pytest.raises(ApiError) as caught:
+        check_answer(HttpResponse(status, {}, b"nope"))
+    assert (caught.value.code, caught.value.status) == (kind, status)
+
+
+def test_what_a_document_and_a_profile_hold():
+    from hyperframes_auth.domain.credentials import Account, Environment
+
+    assert CredentialsDocument(others=(Account(Environment("https://api.test"), api_key="k"),)).is_worth_keeping()
+    assert not CredentialsDocument(user=UserProfile(email="a@x")).is_worth_keeping()
+    assert not UserProfile(first_name="Ann").is_empty()
+    assert UserProfile().is_empty()
+    assert is_refresh_token("a~b")
+    assert origin_of("https:///v3") == "https://"
