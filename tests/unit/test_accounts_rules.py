@@ -276,3 +276,8 @@ def test_a_file_written_before_accounts_existed_is_labelled_for_where_it_is_firs
     assert tokens.label == Label(HERE, "a@x", None)  # tokens: the token endpoint and client too
     assert tokens.active == {HERE.api: "a@x"}
     assert len(fingerprint("key-1")) == 16
+
+
+def test_an_unlabelled_top_account_is_the_active_one_anywhere():
+    legacy = CredentialsDocument(api_key="key-1", source="file_json")
+    assert active_account(legacy, HERE) == Account(None, api_key="key-1")

@@ -166,3 +166,13 @@ def test_an_ascii_url_with_a_space_is_encoded_character_by_character():
     from hyperframes_auth.domain.http import HttpRequest
 
     assert HttpRequest("GET", "https://a.test/! ~").url == "https://a.test/!%20~"
+
+
+def test_a_transport_error_that_is_not_a_network_error_never_resends_a_refresh():
+    # The port raises only TransportError, which says whether the request left; anything else must count as sent.
+    world = World()
+    odd = FailsOnce(world, AuthError("the transport refused the request"))
+    state = run(CONFIG, world.ports_with(odd), f.StartRefresh("rt-x", world.clock.now() + timedelta(seconds=30)))
+    assert isinstance(state, f.Failed)
+    assert state.error.message == "the transport refused the request"
+    assert odd.sent == 1
