@@ -174,3 +174,76 @@ def _tree(store: FakeStore) -> object:
     from hyperframes_auth.adapters.codec import document_tree
 
     return document_tree(store.doc)
+
+
+# ---------------------------------------------------------------------------------------------- when it answers
+# Declining is always safe, so the agreement tests above cannot tell a quick read that declines too often. Its
+# purpose is to answer `auth token` without importing attrs: these are files it must answer for, and files where
+# only the full path can decide. Every answer is also checked against the full path.
+
+FRESH = format_instant(T0 + timedelta(hours=1))
+
+
+def _answer(root: dict[str, object], now: datetime = T0, leeway: float = 60.0) -> tuple[str, str, str | None] | None:
+    answer = quick_credential(root, HERE, now, leeway)
+    if answer is not None and leeway == 60.0:
+        _agrees(root, now)
+    return answer
+
+
+def _with(root: dict[str, object], *damages: object) -> dict[str, object]:
+    for damage in damages:
+        damage(root)  # type: ignore[operator]
+    return root
+
+
+def test_it_answers_for_an_oauth_sign_in_an_api_key_and_an_unnamed_sign_in():
+    assert _answer(_base("alice@example.test", True, FRESH)) == ("at_fresh_1", "oauth", FRESH)
+    assert _answer(_base("alice@example.test", False, None)) == ("hg_key_12345", "api_key", None)
+    assert _answer(_base("", True, FRESH)) == ("at_fresh_1", "oauth", FRESH)
+    assert _answer(_base("", True, None)) == ("at_fresh_1", "oauth", None)
+    assert _answer(_base("", True, "2026-05-28T07:00:00+00:00")) == ("at_fresh_1", "oauth", "2026-05-28T07:00:00.000Z")
+
+
+def test_it_answers_when_the_optional_parts_of_our_key_are_absent_or_valid():
+    root = _base("alice@example.test", True, FRESH)
+    del root["hyperframes_auth"]["active"]  # type: ignore[attr-defined]
+    assert _answer(root) is not None
+    other = {"environment": {"api": ELSEWHERE}, "identity": "bob@example.test", "oauth": {"access_token": "at_b"}}
+    assert _answer(_with(_base("alice@example.test", True, FRESH), _set(("hyperframes_auth", "accounts"), [other])))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _set(("hyperframes_auth", "top"), "x"),
+        _set(("hyperframes_auth", "accounts"), [{"environment": {"api": HERE}, "oauth": {"access_token": "a b"}}]),
+        _set(("hyperframes_auth", "accounts"), [{"oauth": {"access_token": "at"}}]),
+        _set(("user",), {"first_name": "Bob", "username": "alice@example.test"}),
+        _set(("user",), {"last_name": "Bob", "username": "alice@example.test"}),
+        _set(("user",), {"username": "bob"}),
+        _set(("hyperframes_auth", "top", "identity"), 5),
+    ],
+    ids=[
+        "top-not-an-object",
+        "other-bad-token",
+        "other-no-environment",
+        "first-name",
+        "last-name",
+        "username",
+        "identity-not-text",
+    ],
+)
+def test_it_declines_what_only_the_full_path_can_judge(damage):
+    assert _answer(_with(_base("alice@example.test", True, FRESH), damage)) is None
+
+
+def test_the_leeway_is_the_callers_and_at_most_half_the_tokens_life():
+    near = format_instant(T0 + timedelta(seconds=50))
+    assert _answer(_base("alice@example.test", True, near)) is None  # within the default 60 s: stale
+    assert quick_credential(_base("alice@example.test", True, near), HERE, T0, leeway=10.0) is not None
+    short_lived = _with(
+        _base("alice@example.test", True, near),
+        _set(("oauth", "obtained_at"), format_instant(T0 - timedelta(seconds=30))),
+    )
+    assert _answer(short_lived) == ("at_fresh_1", "oauth", near)  # an 80 s token: stale only in its last 40 s
