@@ -41,7 +41,7 @@ instants = st.sampled_from(
 )
 
 
-def _base(identity: str, with_oauth: bool, expires_at: object) -> dict[str, object]:
+def _base(identity: str, *, with_oauth: bool, expires_at: object) -> dict[str, object]:
     """A file as our own writer leaves it after a sign-in in this environment."""
     root: dict[str, object] = {"user": {"email": identity}} if identity else {}
     if with_oauth:
@@ -110,7 +110,7 @@ DAMAGES = [
 @st.composite
 def files(draw: st.DrawFn) -> object:
     """A well-formed file (as our writer leaves it), then zero or more damages of the kinds the full reader judges."""
-    root = _base(draw(st.sampled_from(PEOPLE)), draw(st.booleans()), draw(instants))
+    root = _base(draw(st.sampled_from(PEOPLE)), with_oauth=draw(st.booleans()), expires_at=draw(instants))
     for damage in draw(st.lists(st.sampled_from(DAMAGES), max_size=3)):
         damage(root)
     return root
@@ -140,7 +140,7 @@ PAIRS = [(a, b) for a in range(len(DAMAGES)) for b in range(a, len(DAMAGES))]
 @pytest.mark.parametrize(("identity", "with_oauth"), BASES)
 def test_every_single_damage_and_every_pair_agree(identity, with_oauth):
     for first, second in PAIRS:
-        root = _base(identity, with_oauth, format_instant(T0 + timedelta(hours=1)))
+        root = _base(identity, with_oauth=with_oauth, expires_at=format_instant(T0 + timedelta(hours=1)))
         DAMAGES[first](root)
         DAMAGES[second](root)
         _agrees(root, T0)
@@ -198,19 +198,28 @@ def _with(root: dict[str, object], *damages: object) -> dict[str, object]:
 
 
 def test_it_answers_for_an_oauth_sign_in_an_api_key_and_an_unnamed_sign_in():
-    assert _answer(_base("alice@example.test", True, FRESH)) == ("at_fresh_1", "oauth", FRESH)
-    assert _answer(_base("alice@example.test", False, None)) == ("hg_key_12345", "api_key", None)
-    assert _answer(_base("", True, FRESH)) == ("at_fresh_1", "oauth", FRESH)
-    assert _answer(_base("", True, None)) == ("at_fresh_1", "oauth", None)
-    assert _answer(_base("", True, "2026-05-28T07:00:00+00:00")) == ("at_fresh_1", "oauth", "2026-05-28T07:00:00.000Z")
+    assert _answer(_base("alice@example.test", with_oauth=True, expires_at=FRESH)) == ("at_fresh_1", "oauth", FRESH)
+    assert _answer(_base("alice@example.test", with_oauth=False, expires_at=None)) == ("hg_key_12345", "api_key", None)
+    assert _answer(_base("", with_oauth=True, expires_at=FRESH)) == ("at_fresh_1", "oauth", FRESH)
+    assert _answer(_base("", with_oauth=True, expires_at=None)) == ("at_fresh_1", "oauth", None)
+    assert _answer(_base("", with_oauth=True, expires_at="2026-05-28T07:00:00+00:00")) == (
+        "at_fresh_1",
+        "oauth",
+        "2026-05-28T07:00:00.000Z",
+    )
 
 
 def test_it_answers_when_the_optional_parts_of_our_key_are_absent_or_valid():
-    root = _base("alice@example.test", True, FRESH)
+    root = _base("alice@example.test", with_oauth=True, expires_at=FRESH)
     del root["hyperframes_auth"]["active"]  # type: ignore[attr-defined]
     assert _answer(root) is not None
     other = {"environment": {"api": ELSEWHERE}, "identity": "bob@example.test", "oauth": {"access_token": "at_b"}}
-    assert _answer(_with(_base("alice@example.test", True, FRESH), _set(("hyperframes_auth", "accounts"), [other])))
+    assert _answer(
+        _with(
+            _base("alice@example.test", with_oauth=True, expires_at=FRESH),
+            _set(("hyperframes_auth", "accounts"), [other]),
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -235,15 +244,20 @@ def test_it_answers_when_the_optional_parts_of_our_key_are_absent_or_valid():
     ],
 )
 def test_it_declines_what_only_the_full_path_can_judge(damage):
-    assert _answer(_with(_base("alice@example.test", True, FRESH), damage)) is None
+    assert _answer(_with(_base("alice@example.test", with_oauth=True, expires_at=FRESH), damage)) is None
 
 
 def test_the_leeway_is_the_callers_and_at_most_half_the_tokens_life():
     near = format_instant(T0 + timedelta(seconds=50))
-    assert _answer(_base("alice@example.test", True, near)) is None  # within the default 60 s: stale
-    assert quick_credential(_base("alice@example.test", True, near), HERE, T0, leeway=10.0) is not None
+    assert (
+        _answer(_base("alice@example.test", with_oauth=True, expires_at=near)) is None
+    )  # within the default 60 s: stale
+    assert (
+        quick_credential(_base("alice@example.test", with_oauth=True, expires_at=near), HERE, T0, leeway=10.0)
+        is not None
+    )
     short_lived = _with(
-        _base("alice@example.test", True, near),
+        _base("alice@example.test", with_oauth=True, expires_at=near),
         _set(("oauth", "obtained_at"), format_instant(T0 - timedelta(seconds=30))),
     )
     assert _answer(short_lived) == ("at_fresh_1", "oauth", near)  # an 80 s token: stale only in its last 40 s
