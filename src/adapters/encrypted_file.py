@@ -59,11 +59,10 @@ Format, version 2 (written by this version; all integers big-endian, sizes in by
   meanwhile; the store must then still be as it was read, else ``StoreChanged`` and nothing is written.
 * **Migration from the plain file.** Given the plain ``credentials`` store, ``read`` shows its content while no
   encrypted file exists (``read_from_plain``), and the first ``write`` encrypts it durably, then removes the plain
-  file (unless it changed meanwhile); ``delete`` removes a plain file beside it too. That first write killed before
-  its rename leaves no encrypted file to be newer than: its temp file is judged against the plain file instead
-  (``_stand_in``), its key is obtained before the lock as for a file in place (``_unlock_left_migration``), and
-  once adopted, the plain file goes as the write would have removed it. With neither file, nothing is adopted.
-  Removing a file is not secure erasure: its blocks may survive on the disk (journals, copy-on-write file systems,
+  file (unless it changed meanwhile); ``delete`` removes a plain file beside it too. A save prepared under the lock
+  (``reserve``: a refresh, which spends a refresh token) migrates first, by a write of its own that spends nothing
+  (``_migrate_first``): its own temp file, killed before its rename, is then judged against an encrypted file in
+  place like any other save. Removing a file is not secure erasure: its blocks may survive on the disk (journals, copy-on-write file systems,
   SSD wear levelling, backups).
 * Plaintext is never written to disk: only the encrypted bytes go through the atomic write. There is never a
   silent fallback to the plain store.
@@ -75,7 +74,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import stat
 import struct
 import sys
 import threading
@@ -99,7 +97,7 @@ from ..domain.errors import (
 from .codec import encode_document
 from .codec import read_document as parse_document
 from .credentials_file import CredentialsFile
-from .files import LOCK_TIMEOUT, SecureFile
+from .files import LOCK_TIMEOUT, PendingWrite, SecureFile
 from .keyring_key import KeyringDataKey
 
 MAGIC = b"HFAENC"
@@ -120,7 +118,6 @@ _V2_SLOT = 112  # everything but the body nonce: what a keeper contributes, reus
 _V2_DIGEST = 16
 _V1 = struct.Struct(">6sBBIII16s12s16s")
 _V1_DIGEST = 8
-_HEAD_BYTES = 512  # enough of a temp file to unlock its header (either version), digest and a tag included
 _TAG = 16
 _ARGON2_CONTEXT = b"hyperframes-auth v2 passphrase"
 _HKDF_CHECK = b"hyperframes-auth v2 key check"
@@ -292,9 +289,6 @@ class EncryptedCredentialsFile(SecureFile):
         self.read_from_plain = False
         data = self.read_bytes()
         if not data:
-            left = getattr(self._local, "left_error", None) if getattr(self._local, "held", False) else None
-            if left is not None:
-                raise left  # a migration's save left in a temp file, whose key we could not have (``_prepare_key``)
             return self._read_plain()
         plaintext = self._decrypt(data, self._keys_of(data))
         try:
@@ -333,6 +327,33 @@ class EncryptedCredentialsFile(SecureFile):
         else:
             self._keys = replace(keys, secret=None)
 
+    @contextlib.contextmanager
+    def reserve(self) -> Iterator[PendingWrite]:
+        """``SecureFile.reserve``, after finishing a migration from the plain file first (``_migrate_first``)."""
+        self._migrate_first()
+        with SecureFile.reserve(self) as pending:
+            yield pending
+
+    def _migrate_first(self) -> None:
+        """Under the lock, with the plain file's content just read (no encrypted file yet): write it encrypted now,
+        by a save of its own, before the caller spends anything.
+
+        Why not in the caller's save, as a sign-in's does: that save may follow a spent refresh token, and if its
+        writer is killed before the rename, the next process adopts its temp file only when it is newer than an
+        encrypted file in place; with none, a left-over temp file counts as older than a sign-out and is removed,
+        and the plain file, still there, holds the refresh token the server rotated away. Migrated first, the
+        caller's save has a file to be judged against, under keys the next process unlocks. Killed in this write,
+        nothing is lost: nothing was spent, and the plain file is still there. A failure here (a full disk, a
+        passphrase not given) fails the command before anything is spent.
+        """
+        if not getattr(self._local, "held", False) or self._plain_seen is None or not self.read_from_plain:
+            return
+        if self._safe_bytes():
+            return  # written meanwhile (impossible under our lock, unless by hand): the caller's save replaces it
+        doc = parse_document(self._plain_seen.decode("utf-8"))
+        with SecureFile.reserve(self) as pending:
+            pending.commit(doc)  # then ``after_save`` removes the plain file, unless it changed meanwhile
+
     def _upgrade(self, keys: _Keys, plaintext: bytes, saved: bytes) -> None:
         """Rewrite the file just saved (``saved``, holding ``plaintext``) under upgraded keys: version 2 at the
         current Argon2id parameters (``_upgraded``).
@@ -359,8 +380,8 @@ class EncryptedCredentialsFile(SecureFile):
 
         ``lock()`` unlocks the file on disk before it takes the lock, so its keys are in hand when the lock's
         holder looks at left-over temp files; every save of ours seals under those same keys, version 1 included
-        (an upgrade is a write of its own, after the save: ``_upgrade``), and so does a migration's first save once
-        ``lock()`` has unlocked its header (``_unlock_left_migration``). AES-GCM authenticates every byte and the
+        (an upgrade is a write of its own, after the save: ``_upgrade``; a migration from the plain file, one before
+        it: ``_migrate_first``). AES-GCM authenticates every byte and the
         length: a write cut short, or the content followed by the reservation's zeros, fails. Nothing is asked for
         here (no prompt, no keyring): a damaged header (the digest) or no header at all is ``False``; a header sealed
         under other keys than those in hand, or none in hand (a wrong passphrase, a locked keyring, a sign-in's
@@ -441,7 +462,6 @@ class EncryptedCredentialsFile(SecureFile):
             self._local.held = False
             self._local.fresh = None
             self._local.deferred = None
-            self._local.left_error = None
 
     def _take_locks(self) -> contextlib.ExitStack:
         taken = contextlib.ExitStack()
@@ -473,7 +493,6 @@ class EncryptedCredentialsFile(SecureFile):
     def _prepare_key(self) -> None:
         """Outside the lock: unlock the file on disk, or settle a new file's keeper if nobody must be asked."""
         self._local.deferred = None
-        self._local.left_error = None
         data = self._safe_bytes()
         if data:
             if self._keys is not None and _fingerprint(data) == self._keys.fingerprint:
@@ -486,47 +505,7 @@ class EncryptedCredentialsFile(SecureFile):
             except AuthError as exc:
                 self._local.deferred = exc
             return
-        self._unlock_left_migration()
         self._prepare_fresh()
-
-    def _unlock_left_migration(self) -> None:
-        """No encrypted file, a plain one to migrate from: a migration's first save, killed before its rename, may
-        have left a whole file in a temp file, which the lock's holder adopts if it is newer than the plain file
-        (``_stand_in``) and decrypts (``complete``). Its keys are obtained now, outside the lock, as for a file in
-        place (this may ask for its passphrase, or the keyring for the item the killed process made); an error is
-        raised by the ``read`` that follows if the temp file is still all there is."""
-        reference = self._stand_in()
-        if reference is None:
-            return
-        header = next((head for head in self._temp_heads(reference, _HEAD_BYTES) if _sound(head)), None)
-        if header is None or (self._keys is not None and _fingerprint(header) == self._keys.fingerprint):
-            return
-        try:
-            self._keys = self._unlock(header)
-        except AuthError as exc:
-            self._local.left_error = exc
-
-    def _stand_in(self) -> os.stat_result | None:
-        """While there is no encrypted file, temp files are judged against the plain file being migrated from."""
-        if self._plain is None:
-            return None
-        try:
-            info = os.lstat(self._plain.path)
-        except OSError:
-            return None
-        return info if stat.S_ISREG(info.st_mode) else None
-
-    def _adopted_in_place_of(self, reference: os.stat_result) -> None:
-        """A migration's first save was adopted: remove the plain file, as the save would have (``after_save``), if it
-        is still the one the save was judged newer than; under its lock, taken after ours as ``lock()`` does."""
-        plain = self._plain
-        if plain is None:
-            return
-        with contextlib.suppress(AuthError, OSError), plain.lock():
-            now = os.lstat(plain.path)
-            if _same_change(now, reference):
-                plain.delete()
-                self.plain_removed = plain.path
 
     def _prepare_fresh(self) -> None:
         if getattr(self._local, "fresh", None) is not None or self._asks_a_person():
@@ -796,12 +775,6 @@ def _sound(data: bytes) -> bool:
     except CorruptStore:
         return False
     return True
-
-
-def _same_change(now: os.stat_result, then: os.stat_result) -> bool:
-    """The same file, not changed in between (content, name or metadata)."""
-    fields = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
-    return all(getattr(now, field) == getattr(then, field) for field in fields)
 
 
 def _checked_header(data: bytes, size: int, digest_size: int) -> bytes:

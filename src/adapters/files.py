@@ -426,8 +426,8 @@ class SecureFile:
           our own reads, locks and reservations never change a 0600 file's metadata, and the tightening of a wider
           one happens in the read made under the lock before any save. With no file at all, every orphan counts as
           older: the file was removed after it (a sign-out outside our lock, or by hand) and is not brought back; a
-          first save killed at its commit is lost, which costs a sign-in, never a grant held before. The exception
-          is a stand-in (``_stand_in``): the encrypted store migrating from the plain file judges against that.
+          first save killed at its commit is lost, which costs a sign-in, never a grant held before (the encrypted
+          store makes its migration from the plain file a write of its own, before anything is spent).
         * otherwise the store judges its bytes (``complete``): not whole (``False``, and any temp file not ours: not
           0600-safe, hard-linked, too large): removed; cannot be told now (``None``): kept; whole: a candidate.
         * The newest candidate is adopted when it is whole (``_adopt``), and then every other orphan is older than
@@ -473,9 +473,8 @@ class SecureFile:
             target = None
         except OSError:
             return  # nothing can be judged against a file we cannot see; the read that follows will say why
-        reference = target if target is not None else self._stand_in()
         # With nothing to judge against, every orphan goes: no need to wait for a dying writer's to be let go.
-        deadline = time.monotonic() + (HELD_TEMP_GRACE if reference is not None else 0.0)
+        deadline = time.monotonic() + (HELD_TEMP_GRACE if target is not None else 0.0)
         taken: list[_Orphan] = []
         try:
             for name in names:
@@ -483,70 +482,45 @@ class SecureFile:
                     orphan = _take_orphan(directory, name, deadline)
                     if orphan is not None:
                         taken.append(orphan)
-            self._settle(directory, taken, target, reference)
+            self._settle(directory, taken, target)
         finally:
             for orphan in taken:
                 os.close(orphan.fd)
 
-    def _settle(
-        self,
-        directory: _Directory,
-        orphans: list[_Orphan],
-        target: os.stat_result | None,
-        reference: os.stat_result | None,
-    ) -> None:
-        judged = [(orphan, self._judge(orphan, reference)) for orphan in orphans]
+    def _settle(self, directory: _Directory, orphans: list[_Orphan], target: os.stat_result | None) -> None:
+        judged = [(orphan, self._judge(orphan, target)) for orphan in orphans]
         candidates = sorted(
             ((orphan, whole) for orphan, whole in judged if whole is not False),
             key=lambda pair: pair[0].info.st_mtime_ns,
             reverse=True,
         )
         kept = {orphan.name for orphan, _ in candidates}
-        adopted = False
-        if candidates and candidates[0][1] and reference is not None:
+        if candidates and candidates[0][1] and target is not None:
             newest = candidates[0][0]
-            adopted = self._adopt(directory, newest, target)
-            if adopted:
+            if self._adopt(directory, newest, target):
                 kept = {newest.name}  # renamed into place: the others are older than the file now
         for orphan, _ in judged:
             if orphan.name not in kept:
                 with contextlib.suppress(OSError):
                     directory.unlink(orphan.name)
-        if adopted and target is None and reference is not None:
-            self._adopted_in_place_of(reference)
 
-    def _stand_in(self) -> os.stat_result | None:
-        """What a temp file is judged against when the store's file is absent: by default nothing, so nothing is
-        adopted (the file was removed after the save: a sign-out is never undone). The encrypted store, while it
-        migrates from the plain file, gives the plain file's status: its first save, killed before its rename, must
-        be newer than the plain file it replaces."""
-        return None
-
-    def _adopted_in_place_of(self, reference: os.stat_result) -> None:
-        """Called, under the lock, once a temp file judged against ``_stand_in``'s ``reference`` became the store's
-        file (there was none). Nothing by default; the encrypted store finishes its migration here."""
-        del reference
-
-    def _judge(self, orphan: _Orphan, reference: os.stat_result | None) -> bool | None:
-        """``True``: a whole save newer than ``reference`` (the file, or its stand-in); ``False``: never to be
-        adopted; ``None``: cannot be told."""
+    def _judge(self, orphan: _Orphan, target: os.stat_result | None) -> bool | None:
+        """``True``: a whole save newer than the file; ``False``: never to be adopted; ``None``: cannot be told."""
         info = orphan.info
-        if reference is None or info.st_mtime_ns <= max(reference.st_mtime_ns, reference.st_ctime_ns):
+        if target is None or info.st_mtime_ns <= max(target.st_mtime_ns, target.st_ctime_ns):
             return False
         if info.st_nlink != 1 or info.st_uid != os.geteuid() or info.st_mode & 0o022 or info.st_size > MAX_FILE_BYTES:
             return False
         return self.complete(_read_up_to(orphan.fd, MAX_FILE_BYTES + 1))
 
-    def _adopt(self, directory: _Directory, orphan: _Orphan, target: os.stat_result | None) -> bool:
-        """Finish the save ``orphan`` holds: fsync it, rename it over the file (or into its place: ``target`` is
-        ``None``), fsync the directory. The file must be one we would replace ourselves (``_open_reservation``'s
-        checks); else nothing is done (``False``)."""
-        if target is not None:
-            try:
-                self._check_kind(target)
-                self._trust_file(target, None)
-            except (InvalidStore, UnsafeStore):
-                return False
+    def _adopt(self, directory: _Directory, orphan: _Orphan, target: os.stat_result) -> bool:
+        """Finish the save ``orphan`` holds: fsync it, rename it over the file, fsync the directory. The file must
+        be one we would replace ourselves (``_open_reservation``'s checks); else nothing is done (``False``)."""
+        try:
+            self._check_kind(target)
+            self._trust_file(target, None)
+        except (InvalidStore, UnsafeStore):
+            return False
         try:
             _full_fsync(orphan.fd)
             if hasattr(os, "fchmod"):
@@ -556,38 +530,6 @@ class SecureFile:
             return False
         directory.fsync()
         return True
-
-    def _temp_heads(self, newer_than: os.stat_result, size: int) -> list[bytes]:
-        """The first ``size`` bytes of each of our temp files whose last data change is after ``newer_than``'s last
-        change, newest first (POSIX; none elsewhere).
-
-        A peek, without the lock and without taking holds: what becomes of them is decided only by the lock's
-        holder (``_settle_orphans``). The encrypted store reads a header here, to have its key in hand by then.
-        """
-        if not _POSIX:
-            return []
-        try:
-            directory = self._open_directory(create=False)
-        except (FileNotFoundError, InvalidStore, UnsafeStore):
-            return []
-        heads: list[tuple[int, bytes]] = []
-        try:
-            for name in self._temp_names(directory):
-                with contextlib.suppress(OSError):
-                    fd = directory.open(name, _READ_FLAGS)
-                    try:
-                        info = os.fstat(fd)
-                        if stat.S_ISREG(info.st_mode) and info.st_mtime_ns > max(
-                            newer_than.st_mtime_ns, newer_than.st_ctime_ns
-                        ):
-                            heads.append((info.st_mtime_ns, _read_up_to(fd, size)))
-                    finally:
-                        os.close(fd)
-        except OSError:
-            return []
-        finally:
-            directory.close()
-        return [head for _, head in sorted(heads, key=lambda pair: pair[0], reverse=True)]
 
     def _temp_names(self, directory: _Directory) -> list[str]:
         """Our temp files' names: ``.<name>.<random>.tmp``, the random part without a dot (so the plain store's

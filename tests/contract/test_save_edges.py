@@ -106,25 +106,48 @@ def test_an_encrypted_save_that_rewraps_the_key_is_adopted_after_a_kill(tmp_path
         assert fresh.read().content() == NEW.content(), "the rotated refresh token was not adopted"
 
 
-def test_a_migration_to_the_encrypted_store_killed_in_its_fsync_keeps_the_rotated_token(tmp_path: Path) -> None:
-    """Opting in to the encrypted store: the first save (a refresh) moves the plain file's content into
-    ``credentials.enc``. Killed after writing it, before the rename, it leaves a whole newer save with no encrypted
-    file beside it, which ``_settle`` counts as "the file was removed after it": removed. The plain file, still
-    there, holds the refresh token the server rotated away: a grant held before is lost (the docstring promises a
-    lost first save costs only a sign-in, never a grant held before)."""
-    config = tmp_path / "cfg"
-    plain = CredentialsFile(str(config / "credentials"))
-    plain.write(OLD)
+def _stop_at_fsync(
+    make: Callable[[], SecureFile],
+    doc: CredentialsDocument,
+    ready: object,
+    nth: int,
+    in_flight: Callable[[], None] | None = None,
+) -> None:
+    """In a child: a refresh's save (lock, read, reserve, ``in_flight`` as the request is on the wire, commit)
+    whose ``nth`` fsync never returns."""
+    import threading
 
-    def store() -> EncryptedCredentialsFile:
-        return EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=FLOOR, migrate_from=plain)
+    from hyperframes_auth.adapters import files
 
-    _until_the_clock_passes(config / "credentials")
-    _killed_in_fsync(store, NEW)
-    assert len(temps(config)) == 1
-    fresh = store()
-    with fresh.lock():
-        assert fresh.read().content() == NEW.content(), "the migration's save was thrown away"
+    fsync, calls = files._full_fsync, []
+
+    def hangs(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == nth:
+            ready.set()  # type: ignore[attr-defined]
+            threading.Event().wait()
+        fsync(fd)
+
+    files._full_fsync = hangs  # type: ignore[assignment]
+    store = make()
+    with store.lock():
+        store.read()  # type: ignore[attr-defined]
+        with store.reserve() as pending:
+            if in_flight is not None:
+                in_flight()
+            pending.commit(doc)
+
+
+def _killed_at_fsync(
+    make: Callable[[], SecureFile], doc: CredentialsDocument, nth: int, in_flight: Callable[[], None] | None = None
+) -> None:
+    from .test_orphan_adoption import FORK, kill
+
+    ready = FORK.Event()
+    child = FORK.Process(target=_stop_at_fsync, args=(make, doc, ready, nth, in_flight))
+    child.start()
+    assert ready.wait(30)
+    kill(child)
 
 
 def _migration(config: Path, passphrase: str = PASS) -> tuple[CredentialsFile, Callable[[], EncryptedCredentialsFile]]:
@@ -141,109 +164,138 @@ def _migration(config: Path, passphrase: str = PASS) -> tuple[CredentialsFile, C
     return plain, store
 
 
-def _migration_killed_in_fsync(config: Path) -> Callable[[], EncryptedCredentialsFile]:
+def _ts_cli_writes(path: Path, doc: CredentialsDocument) -> None:
+    """The TypeScript CLI's save: no lock, a temp file of its own renamed over ``credentials``."""
+    from hyperframes_auth.adapters.codec import encode_document
+
+    temp = path.parent / "ts-cli-write.tmp-x"
+    temp.write_bytes(encode_document(doc))
+    temp.chmod(0o600)
+    os.replace(temp, path)
+
+
+def test_a_migration_to_the_encrypted_store_killed_in_its_fsync_keeps_the_rotated_token(tmp_path: Path) -> None:
+    """Opting in to the encrypted store: the first refresh moves the plain file's content into ``credentials.enc``.
+    Were that the refresh's own save, killed before its rename it would leave a whole newer save with no encrypted
+    file beside it, which counts as "the file was removed after it" and is removed, while the plain file still holds
+    the refresh token the server rotated away. The migration is a write of its own before the spend, so the
+    refresh's save (the second fsync) is judged against an encrypted file in place, and adopted."""
+    config = tmp_path / "cfg"
     plain, store = _migration(config)
     _until_the_clock_passes(Path(plain.path))
-    _killed_in_fsync(store, NEW)
+    _killed_at_fsync(store, NEW, nth=2)
+    assert not Path(plain.path).exists(), "migrated, and the plain file removed, before anything was spent"
+    assert (config / "credentials.enc").exists()
     assert len(temps(config)) == 1
-    return store
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == NEW.content(), "the refresh's save was thrown away"
+        assert not fresh.read_from_plain
+    assert not temps(config)
 
 
-def test_a_migration_adopted_removes_the_plain_file_as_the_migration_would_have(tmp_path: Path) -> None:
+def test_a_migration_killed_in_its_own_write_has_spent_nothing_and_keeps_the_plain_file(tmp_path: Path) -> None:
     config = tmp_path / "cfg"
-    store = _migration_killed_in_fsync(config)
+    plain, store = _migration(config)
+    _until_the_clock_passes(Path(plain.path))
+    _killed_at_fsync(store, NEW, nth=1)
+    assert not (config / "credentials.enc").exists()
+    fresh = store()
+    with fresh.lock():
+        assert fresh.read().content() == OLD.content()
+        assert fresh.read_from_plain
+    assert not temps(config), "the migration's own temp file is removed: it held nothing new"
+    assert CredentialsFile(plain.path).read().content() == OLD.content()
+
+
+def test_a_plain_sign_in_written_while_a_migrated_refresh_is_in_flight_is_never_removed(tmp_path: Path) -> None:
+    """The TypeScript CLI takes no lock: it may sign in anew into ``credentials`` while our first encrypted refresh
+    is on the wire. Our refresh's save, killed and adopted by the next process, must not take that sign-in with it."""
+    config = tmp_path / "cfg"
+    plain, store = _migration(config)
+    login = CredentialsDocument(oauth=OAuthTokens("at_ts" * 50, "rt_ts_fresh_login"))
+    _until_the_clock_passes(Path(plain.path))
+    _killed_at_fsync(store, NEW, nth=2, in_flight=lambda: _ts_cli_writes(Path(plain.path), login))
     fresh = store()
     with fresh.lock():
         assert fresh.read().content() == NEW.content()
-        assert not fresh.read_from_plain
-    assert fresh.plain_removed == str(config / "credentials")
-    assert sorted(p.name for p in config.iterdir()) == ["credentials.enc", "credentials.enc.lock"]
-    assert store().read().content() == NEW.content()
+    assert CredentialsFile(plain.path).read().content() == login.content()
+    assert fresh.plain_leftover() == plain.path
 
 
-def test_a_migration_killed_then_signed_out_of_the_plain_store_is_not_brought_back(tmp_path: Path) -> None:
-    """With neither file left (the plain store's ``auth logout``), the save is not adopted: a sign-out stands."""
+def test_a_plain_file_changed_before_the_migration_is_kept(tmp_path: Path) -> None:
+    """Changed between our read and the migration's write: the migration keeps the plain file, as it always has."""
     config = tmp_path / "cfg"
-    store = _migration_killed_in_fsync(config)
-    CredentialsFile(str(config / "credentials")).delete()
+    plain, store = _migration(config)
+    login = CredentialsDocument(oauth=OAuthTokens("at_ts" * 50, "rt_ts_fresh_login"))
+    first = store()
+    with first.lock():
+        first.read()
+        _ts_cli_writes(Path(plain.path), login)
+        with first.reserve() as pending:
+            pending.commit(NEW)
+    assert CredentialsFile(plain.path).read().content() == login.content()
+    with store().lock():
+        assert store().read().content() == NEW.content()
+
+
+def test_a_hand_sign_out_beside_a_plain_file_is_not_undone(tmp_path: Path) -> None:
+    """An upgrade's own write killed leaves a temp file no one can judge (kept). The person then removes
+    ``credentials.enc`` by hand, a sign-out, with an older plain file of the TypeScript CLI beside it: the temp file
+    is not brought back, and the plain file is neither removed nor shadowed."""
+    config = tmp_path / "cfg"
+    config.mkdir(mode=0o700)
+    login = CredentialsDocument(oauth=OAuthTokens("at_ts" * 50, "rt_ts_fresh_login"))
+    _ts_cli_writes(config / "credentials", login)
+    encrypted = config / "credentials.enc"
+    EncryptedCredentialsFile(str(encrypted), lambda: PASS, params=FLOOR).write(OLD)
+    plain = CredentialsFile(str(config / "credentials"))
+
+    def store() -> EncryptedCredentialsFile:
+        return EncryptedCredentialsFile(str(encrypted), lambda: PASS, params=UPGRADED, migrate_from=plain)
+
+    _until_the_clock_passes(encrypted)
+    _killed_at_fsync(store, NEW, nth=2)  # the save landed; the upgrade's own write was killed
+    assert len(temps(config)) == 1
+    encrypted.unlink()
     fresh = store()
     with fresh.lock():
-        assert fresh.read().content() == CredentialsDocument().content()
-    assert not (config / "credentials.enc").exists()
+        assert fresh.read().content() == login.content()
+    assert not encrypted.exists()
+    assert plain.read().content() == login.content()
     assert not temps(config)
 
 
-def test_a_migration_killed_then_overtaken_by_a_plain_save_is_not_adopted(tmp_path: Path) -> None:
-    """The plain file written after the killed save (the TypeScript CLI, or the plain store): that save stands."""
+def test_a_migrated_refresh_killed_asks_for_its_passphrase_and_keeps_the_save_until_it_is_given(
+    tmp_path: Path,
+) -> None:
+    """The encrypted file is in place once migrated: a wrong passphrase is told as for any file, and the killed
+    save is kept (not read around, not removed) until the right one is given."""
     config = tmp_path / "cfg"
-    store = _migration_killed_in_fsync(config)
-    [temp] = temps(config)
-    _until_the_clock_passes(temp)
-    newer = CredentialsDocument(oauth=OAuthTokens("at_plain" * 50, "rt_plain_newer"))
-    CredentialsFile(str(config / "credentials")).write(newer)
-    fresh = store()
-    with fresh.lock():
-        assert fresh.read().content() == newer.content()
-    assert not temps(config)
-
-
-def test_a_migration_killed_asks_for_its_passphrase_and_keeps_the_save_until_it_is_given(tmp_path: Path) -> None:
-    """The killed save is the encrypted file to be: a wrong passphrase is told as for a file in place, and the save
-    is kept (not read around, not removed) until the right one is given."""
-    config = tmp_path / "cfg"
-    _migration_killed_in_fsync(config)
+    plain, store = _migration(config)
+    _until_the_clock_passes(Path(plain.path))
+    _killed_at_fsync(store, NEW, nth=2)
     _, mistyped = _migration(config, "a wrong passphrase")
     wrong = mistyped()
     with wrong.lock(), pytest.raises(WrongPassphrase):
         wrong.read()
     assert len(temps(config)) == 1
-    assert (config / "credentials").exists()
-    _, store = _migration(config)
     fresh = store()
     with fresh.lock():
         assert fresh.read().content() == NEW.content()
-    assert not (config / "credentials").exists()
-
-
-def _stop_in_the_upgrade(make: Callable[[], SecureFile], doc: CredentialsDocument, ready: object) -> None:
-    """In a child: a refresh's save whose second fsync (the upgrade's own write, after the save) never returns."""
-    import threading
-
-    from hyperframes_auth.adapters import files
-
-    fsync, calls = files._full_fsync, []
-
-    def second_hangs(fd: int) -> None:
-        calls.append(fd)
-        if len(calls) == 2:
-            ready.set()  # type: ignore[attr-defined]
-            threading.Event().wait()
-        fsync(fd)
-
-    files._full_fsync = second_hangs  # type: ignore[assignment]
-    store = make()
-    with store.lock():
-        store.read()  # type: ignore[attr-defined]
-        with store.reserve() as pending:
-            pending.commit(doc)
+    assert not temps(config)
 
 
 def test_a_kill_in_the_upgrade_after_a_save_loses_nothing(tmp_path: Path) -> None:
     """The upgrade is a write of its own after the save: killed in it, the save is in place under the old keys; its
     temp file (new keys, which no one can judge) waits, and the next save makes it moot."""
-    from .test_orphan_adoption import FORK, kill
-
     config = tmp_path / "cfg"
     EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=FLOOR).write(OLD)
 
     def store() -> EncryptedCredentialsFile:
         return EncryptedCredentialsFile(str(config / "credentials.enc"), lambda: PASS, params=UPGRADED)
 
-    ready = FORK.Event()
-    child = FORK.Process(target=_stop_in_the_upgrade, args=(store, NEW, ready))
-    child.start()
-    assert ready.wait(30)
-    kill(child)
+    _killed_at_fsync(store, NEW, nth=2)
     [left] = temps(config)
     fresh = store()
     with fresh.lock():
