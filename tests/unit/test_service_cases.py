@@ -343,29 +343,26 @@ def test_logging_out_of_an_unreadable_file_removes_it():
     assert world.store.deleted == 1
 
 
-def test_switching_to_the_unnamed_account():
-    doc = CredentialsDocument(
+def _alice_beside_an_unnamed_key() -> CredentialsDocument:
+    """Alice on top and active, with an API key of nobody in particular beside her."""
+    return CredentialsDocument(
         oauth=OAuthTokens("at-alice", "rt-alice"),
         label=Label(HERE, "alice@example.test"),
         others=(Account(HERE, None, api_key="hg_valid_key_1234"),),
         active={API: "alice@example.test"},
         source="file_json",
     )
-    world = World(doc)
+
+
+def test_switching_to_the_unnamed_account():
+    world = World(_alice_beside_an_unnamed_key())
     assert world.service.switch("").identity is None
     assert world.store.doc.active == {API: ""}
     assert world.store.doc.api_key == "hg_valid_key_1234"
 
 
 def test_logging_out_one_account_leaves_an_unnamed_one_alone():
-    doc = CredentialsDocument(
-        oauth=OAuthTokens("at-alice", "rt-alice"),
-        label=Label(HERE, "alice@example.test"),
-        others=(Account(HERE, None, api_key="hg_valid_key_1234"),),
-        active={API: "alice@example.test"},
-        source="file_json",
-    )
-    world = World(doc)
+    world = World(_alice_beside_an_unnamed_key())
     world.service.logout(user="alice@example.test")
     assert [(a.identity, a.api_key) for a in world.service.accounts()] == [(None, "hg_valid_key_1234")]
 

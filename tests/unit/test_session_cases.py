@@ -213,15 +213,19 @@ def test_who_am_i_stays_within_the_operations_deadline():
 # ---------------------------------------------------------------------------------------------- the rest
 
 
-def test_the_active_account_is_listed_first_even_when_not_on_top():
-    doc = CredentialsDocument(
+def _bob_active_under_alice() -> CredentialsDocument:
+    """Alice on top of the file, Bob (an API key) beside her and the active account."""
+    return CredentialsDocument(
         oauth=OAuthTokens("at-a"),
         label=Label(HERE, "alice@example.test"),
         others=(Account(HERE, "bob@example.test", api_key=KEY),),
         active={API: "bob@example.test"},
         source="file_json",
     )
-    world = World(doc)
+
+
+def test_the_active_account_is_listed_first_even_when_not_on_top():
+    world = World(_bob_active_under_alice())
     assert [a.identity for a in world.service.accounts()] == ["bob@example.test", "alice@example.test"]
 
 
@@ -248,13 +252,7 @@ def test_a_named_account_is_found_in_a_file_written_before_accounts_existed():
 
 
 def test_the_active_account_is_moved_on_top_once_and_a_read_only_store_still_answers():
-    doc = CredentialsDocument(
-        oauth=OAuthTokens("at-a"),
-        label=Label(HERE, "alice@example.test"),
-        others=(Account(HERE, "bob@example.test", api_key=KEY),),
-        active={API: "bob@example.test"},
-        source="file_json",
-    )
+    doc = _bob_active_under_alice()
     world = World(doc)
     assert world.service.resolved().secret == KEY
     assert (world.store.writes, world.store.doc.api_key) == (1, KEY)
