@@ -82,6 +82,9 @@ WRITE_RETRY_DELAYS = (0.01, 0.03, 0.1)  # seconds before the 2nd, 3rd and 4th tr
 # a moment before the temp file it was writing. Under the lock, a held temp file is watched this long (seconds)
 # before it counts as a live writer's (``_take_orphan``).
 HELD_TEMP_GRACE = 0.05
+# The longest a reservation waits for the file system's clock to pass the file's last change (``_wait_until_newer``):
+# one tick of the coarsest clock in use (FAT and ext4 with small inodes stamp whole seconds; FAT's mtime, 2 s).
+CLOCK_TICK_WAIT = 2.5
 
 _POSIX = os.name == "posix"
 # os.replace takes dir_fds wherever os.rename does (both are renameat), though only rename is listed.
@@ -363,7 +366,7 @@ class SecureFile:
             directory.close()
 
     def _open_reservation(self, directory: _Directory) -> PendingWrite:
-        size = 0
+        current: os.stat_result | None = None
         try:
             current = directory.lstat(self._name)
         except FileNotFoundError:
@@ -375,12 +378,13 @@ class SecureFile:
             self._trust_file(current, None)
             if _mounted_apart(directory, self._name, current):
                 raise StoreIsMountPoint(self.path)  # no rename can replace it: the spend would be lost after it
-            size = current.st_size
         temp, fd = self._held_temp(directory)
         try:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o600)  # the umask may have narrowed it (0400 would still be writable through fd)
-            _allocate(fd, max(MIN_RESERVATION, 4 * size))
+            _allocate(fd, max(MIN_RESERVATION, 4 * (current.st_size if current else 0)))
+            if current is not None:
+                _wait_until_newer(fd, current)
         except OSError as exc:
             _let_go(directory, temp, fd)
             raise StoreWriteFailed(self.path, exc) from None
@@ -1046,6 +1050,28 @@ def _take_orphan(directory: _Directory, name: str, deadline: float) -> _Orphan |
         raise
     os.close(fd)
     return None
+
+
+def _wait_until_newer(fd: int, current: os.stat_result) -> None:
+    """Make sure the temp file ``fd`` counts as newer than ``current``, the file it will replace (POSIX).
+
+    A temp file left by a writer killed before its rename is finished by the next process only when its last data
+    change is after the file's last change (``_judge``). File systems stamp times from a coarse clock (a kernel tick;
+    a whole second on some), so a save reserved right after the file changed (the encrypted store's migration, a
+    second save in one command) can share its timestamp and would be thrown away. So the temp file's time is set to
+    now, again, until it is past the file's; the writes of the commit only move it further. Usually the first look
+    suffices (the file changed long before); at worst this waits one tick of the file system's clock, bounded by
+    ``CLOCK_TICK_WAIT``, and not at all for a file stamped further ahead than that.
+    """
+    if os.utime not in os.supports_fd:
+        return
+    changed = max(current.st_mtime_ns, current.st_ctime_ns)
+    if changed - os.fstat(fd).st_mtime_ns > CLOCK_TICK_WAIT * 1e9:
+        return  # stamped further ahead than a tick (a clock set back, ``touch -d``): no wait can help
+    deadline = time.monotonic() + CLOCK_TICK_WAIT
+    while os.fstat(fd).st_mtime_ns <= changed and time.monotonic() < deadline:
+        time.sleep(0.001)
+        os.utime(fd)
 
 
 def _hold_within(fd: int, deadline: float) -> bool:

@@ -194,6 +194,29 @@ def test_a_migration_to_the_encrypted_store_killed_in_its_fsync_keeps_the_rotate
     assert not temps(config)
 
 
+def test_a_save_reserved_within_a_clock_tick_of_the_files_last_change_is_still_adopted(tmp_path: Path) -> None:
+    """File systems stamp times from a coarse clock (whole seconds on some): a save reserved just after the file
+    changed (the encrypted store's migration writes right before the refresh's save) could share its timestamp,
+    count as older when killed, and be thrown away with the rotated token. Simulated here by a file stamped a few
+    hundred milliseconds ahead: the reservation waits for the clock to pass it."""
+    import time
+
+    config = tmp_path / "cfg"
+    CredentialsFile(str(config / "credentials")).write(OLD)
+    ahead = time.time_ns() + 300_000_000
+    os.utime(config / "credentials", ns=(ahead, ahead))
+
+    def store() -> CredentialsFile:
+        return CredentialsFile(str(config / "credentials"))
+
+    _killed_at_fsync(store, NEW, nth=1)
+    [temp] = temps(config)
+    assert temp.stat().st_mtime_ns > ahead
+    with store().lock():
+        assert store().read().content() == NEW.content()
+    assert not temps(config)
+
+
 def test_a_migration_killed_in_its_own_write_has_spent_nothing_and_keeps_the_plain_file(tmp_path: Path) -> None:
     config = tmp_path / "cfg"
     plain, store = _migration(config)
