@@ -56,7 +56,9 @@ def _endpoint(name: str) -> Validator:
     return check
 
 
-def _no_trailing_slash(url: Any) -> Any:
+def _no_trailing_slash(url: str) -> str:
+    """Typed ``str`` so that type checkers refuse a URL of another type; at run time anything else passes through
+    to the validator, which says what is wrong (``ConfigError``)."""
     return url.rstrip("/") if isinstance(url, str) else url
 
 
