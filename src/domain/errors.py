@@ -588,3 +588,15 @@ class StoreIsMountPoint(StoreWriteFailed):
         self.path = path
         self.errno = codes.EBUSY
         self.reason = reason
+
+
+class InvalidEnvironmentCredential(InvalidStore):
+    """A credential variable (``HEYGEN_API_KEY``, ``HYPERFRAMES_API_KEY``, ``HEYGEN_ACCESS_TOKEN``) holds something
+    that cannot be sent in a header. No file is involved: the message names the variable, the hint says to fix or
+    unset it. Its ``code`` stays ``INVALID_STORE`` (what scripts already match on); ``variable`` names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        AuthError.__init__(self, f"{variable} is not a usable credential: it {problem}", f"Fix or unset {variable}.")
+        self.detail = f"{variable} {problem}"
+        self.path = None
+        self.variable = variable

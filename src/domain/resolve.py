@@ -18,7 +18,7 @@ import attrs
 
 from .checks import api_key_problem, is_access_token
 from .credentials import CredentialsDocument, OAuthTokens
-from .errors import InvalidStore, LoginExpired, NotConfigured
+from .errors import InvalidEnvironmentCredential, LoginExpired, NotConfigured
 from .primitives import DEFAULT_LEEWAY
 
 TYPE_CHECKING = False  # `typing` costs start-up time on the CLI's hot path; type checkers know this name
@@ -85,20 +85,20 @@ def env_credential(env: Mapping[str, str]) -> Credential | None:
     """The credential the environment sets, if any (the API keys first, then ``HEYGEN_ACCESS_TOKEN``).
 
     Raises:
-        InvalidStore: the variable holds something that cannot be sent in a header.
+        InvalidEnvironmentCredential: the variable holds something that cannot be sent in a header.
     """
     for name, source in ENV_KEYS:
         value = env.get(name, "")
         if value:
             problem = api_key_problem(value)
             if problem is not None:
-                raise InvalidStore(f"{name} {problem}", f"Fix or unset {name}.")
+                raise InvalidEnvironmentCredential(name, problem)
             return ApiKeyCredential(value, source)
     name, source = ENV_TOKEN
     value = env.get(name, "")
     if value:
         if not is_access_token(value):
-            raise InvalidStore(f"{name} must be an access token of visible ASCII characters", f"Fix or unset {name}.")
+            raise InvalidEnvironmentCredential(name, "must be an access token of visible ASCII characters")
         return OAuthCredential(OAuthTokens(value), source)
     return None
 
@@ -114,7 +114,7 @@ def resolve(
     Raises:
         NotConfigured: nothing usable anywhere.
         LoginExpired: only an expired OAuth sign-in without a refresh token is stored.
-        InvalidStore: an environment variable that cannot be used.
+        InvalidEnvironmentCredential: an environment variable that cannot be used.
     """
     from_env = env_credential(env)
     if from_env is not None:

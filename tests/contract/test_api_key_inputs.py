@@ -97,7 +97,7 @@ def test_from_the_environment(tmp_path: Path, case: str, variable: str, command:
     result = run(env, [b"auth", command.encode()])
     assert_refused(
         result,
-        f"Credential file is unreadable: {variable} {ENV_PROBLEMS[case]}",
+        f"{variable} is not a usable credential: it {ENV_PROBLEMS[case]}",
         f"Fix or unset {variable}.",
         tmp_path,
     )

@@ -63,8 +63,10 @@ def test_within_sixty_seconds_of_expiry_is_stale():
 
 
 def test_env_key_with_control_characters_is_refused():
-    with pytest.raises(InvalidStore, match="HEYGEN_API_KEY contains control characters"):
+    with pytest.raises(InvalidStore, match="HEYGEN_API_KEY is not a usable credential: it contains control") as caught:
         resolve({"HEYGEN_API_KEY": "abc\r\nX-Evil: 1"}, CredentialsDocument(), T0)
+    assert "file" not in caught.value.message  # a variable, not a file
+    assert (caught.value.code, caught.value.hint) == ("INVALID_STORE", "Fix or unset HEYGEN_API_KEY.")
 
 
 def test_nothing_configured():

@@ -274,12 +274,12 @@ def test_an_access_token_from_the_environment_is_used_as_given():
     [
         (
             {"HEYGEN_ACCESS_TOKEN": "a b"},
-            "Credential file is unreadable: HEYGEN_ACCESS_TOKEN must be an access token of visible ASCII characters",
+            "HEYGEN_ACCESS_TOKEN is not a usable credential: it must be an access token of visible ASCII characters",
             "Fix or unset HEYGEN_ACCESS_TOKEN.",
         ),
         (
             {"HYPERFRAMES_API_KEY": "bad key"},
-            "Credential file is unreadable: HYPERFRAMES_API_KEY contains spaces or non-ASCII characters",
+            "HYPERFRAMES_API_KEY is not a usable credential: it contains spaces or non-ASCII characters",
             "Fix or unset HYPERFRAMES_API_KEY.",
         ),
     ],
