@@ -680,9 +680,26 @@ def test_status_and_logout_name_the_keeper_and_a_plain_file_beside(server: AuthS
     assert storage["keeper"].startswith("passphrase")
     out = hf(env, "auth", "logout", "--yes")
     assert out.returncode == 0
-    assert f"a plain credentials file remains at {plain}; it was removed too." in out.stderr
+    assert f"Signed out. Removed {config / 'credentials.enc'}." in out.stdout
+    assert f"Note: a plain credentials file was also found at {plain}; it was removed too." in out.stderr
     assert not plain.exists()
     assert not (config / "credentials.enc").exists()
+
+
+def test_logout_with_only_a_plain_file_under_the_encrypted_store_names_what_it_removed(
+    server: AuthServer, tmp_path: Path
+) -> None:
+    """Opted in to the encrypted store, never written to it: the plain file is all there is to sign out of. The
+    report names that file, not an encrypted one that never existed, and does not contradict itself."""
+    env = with_passphrase(encrypted_env(server, tmp_path), "a passphrase for the test")
+    config = tmp_path / "config"
+    plain = write_credentials(config, {"api_key": "hg_left_in_the_plain_file"})
+    out = hf(env, "auth", "logout", "--yes")
+    assert out.returncode == 0, out.stderr
+    assert f"Signed out. Removed {plain}." in out.stdout
+    assert "credentials.enc" not in out.stdout + out.stderr
+    assert "remains" not in out.stderr
+    assert not plain.exists()
 
 
 def test_rekey_to_a_new_passphrase_on_a_terminal(server: AuthServer, tmp_path: Path) -> None:

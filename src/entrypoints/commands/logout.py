@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ...domain.accounts import UNKNOWN
 from ...domain.errors import AuthError
 from ...domain.redact import neutralize
@@ -27,6 +29,17 @@ def _plain_leftover(auth: HeyGenAuth) -> str | None:
     return leftover() if callable(leftover) else None
 
 
+def _leftover_note(terminal: Terminal, leftover: str, alone: bool) -> None:
+    """What became of a plain credentials file found beside the encrypted store. ``alone``: there was no encrypted
+    file, so the plain file was all there was to sign out of (the report already named it)."""
+    if os.path.lexists(leftover):
+        terminal.warn(
+            f"Note: a plain credentials file remains at {home_path(leftover)}; the encrypted store does not read it."
+        )
+    elif not alone:
+        terminal.warn(f"Note: a plain credentials file was also found at {home_path(leftover)}; it was removed too.")
+
+
 def _kept_key_outcome(auth: HeyGenAuth, result: LogoutResult) -> str:
     """What ``--keep-api-key`` did: it claims a retained key only when one was there to keep."""
     if not result.revoked:
@@ -49,14 +62,16 @@ def _question(keep_api_key: bool, user: str | None, everyone: bool, where: str) 
     return f"This will sign out of {scope} on this machine (credentials in {where}). Continue? [y/N] "
 
 
-def _report(terminal: Terminal, auth: HeyGenAuth, result: LogoutResult, keep_api_key: bool, had: bool) -> None:
-    """Say what the sign-out did."""
+def _report(
+    terminal: Terminal, auth: HeyGenAuth, result: LogoutResult, keep_api_key: bool, had: bool, removed: str
+) -> None:
+    """Say what the sign-out did (``removed``: the file that held the credentials, when it is gone)."""
     if keep_api_key:
         terminal.ok(_kept_key_outcome(auth, result))
     elif not had:
         terminal.ok(f"Not signed in: nothing stored at {home_path(result.location)}.")
     elif result.file_removed:
-        terminal.ok(f"Signed out. Removed {home_path(result.location)}.")
+        terminal.ok(f"Signed out. Removed {home_path(removed)}.")
     elif not result.accounts:
         terminal.ok(f"Not signed in here: nothing to sign out of ({home_path(result.location)} keeps other accounts).")
     else:
@@ -87,12 +102,14 @@ def logout(
         except AuthError:  # an unreadable store is still removed below
             had = True
         leftover = _plain_leftover(auth)
+        store_path = getattr(auth.service.ports.store, "path", None)
+        alone = leftover is not None and isinstance(store_path, str) and not os.path.lexists(store_path)
         result = auth.logout(keep_api_key, user=user, everyone=everyone)
         for remark in result.remarks:
             terminal.warn(terminal.paint(f"Note: {neutralize(remark)}", "2"))
-        _report(terminal, auth, result, keep_api_key, had)
+        _report(terminal, auth, result, keep_api_key, had, leftover if alone and leftover else result.location)
         if leftover:
-            terminal.warn(f"Note: a plain credentials file remains at {home_path(leftover)}; it was removed too.")
+            _leftover_note(terminal, leftover, alone)
         return EXIT_OK
 
     return guarded(terminal, act)
