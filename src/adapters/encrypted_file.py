@@ -544,6 +544,12 @@ class EncryptedCredentialsFile(SecureFile):
             if self._new_passphrase is None:
                 raise KeyringRefused(refusal)
             note = f"The OS keyring is not used ({refusal}); choose a passphrase for the encrypted credentials."
+            try:
+                return self._fresh_passphrase(None, note)
+            except ConfigError as exc:
+                if exc.message != _NO_PASSPHRASE:
+                    raise
+                raise KeyringRefused(refusal) from None  # nobody to ask: say why the keyring was not used
         return self._fresh_passphrase(None, note)
 
     def _fresh_passphrase(self, source: NewPassphrase | None, note: str | None) -> _Fresh:

@@ -666,6 +666,28 @@ def test_a_new_encrypted_store_asks_twice_and_warns_on_a_short_passphrase(server
     assert "Key:     passphrase" in opened.stdout
 
 
+@pytest.mark.parametrize(
+    ("backend", "why"),
+    [
+        ("keyring.backends.null.Keyring", "stores nothing"),
+        ("keyring.backends.fail.Keyring", "no OS keyring"),
+        ("keyrings.alt.file.PlaintextKeyring", "not an OS secret store"),
+    ],
+)
+def test_off_a_terminal_a_refused_keyring_says_why_and_how_to_use_a_passphrase(
+    server: AuthServer, tmp_path: Path, backend: str, why: str
+) -> None:
+    """With nobody to ask for a passphrase, the refusal of the keyring is the whole story: say why it was refused."""
+    env = {**encrypted_env(server, tmp_path), "PYTHON_KEYRING_BACKEND": backend}
+    out = hf(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n")
+    assert out.returncode == 1
+    message, hint = out.stderr.splitlines()
+    assert message.startswith("The keyring cannot keep the key of the encrypted credentials: ")
+    assert why in message
+    assert hint.startswith("Use a passphrase instead: set HYPERFRAMES_CREDENTIALS_PASSPHRASE")
+    assert not (tmp_path / "config" / "credentials.enc").exists()
+
+
 def test_status_and_logout_name_the_keeper_and_a_plain_file_beside(server: AuthServer, tmp_path: Path) -> None:
     env = with_passphrase(encrypted_env(server, tmp_path), "a passphrase for the test")
     assert hf(env, "auth", "login", "--api-key", stdin=f"{API_KEY}\n").returncode == 0
