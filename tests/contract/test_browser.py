@@ -91,3 +91,34 @@ def test_every_credential_variable_is_kept_from_the_browser() -> None:
 
     read = {name for name, _source in (*ENV_KEYS, ENV_TOKEN)} | {PASSPHRASE_ENV}
     assert read == set(CREDENTIAL_VARIABLES) == set(SECRET_ENV)
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every URL handed to ``webbrowser.open`` (which would start a browser), recorded instead."""
+    calls: list[str] = []
+
+    def record(url: str, new: int = 0, autoraise: bool = True) -> bool:
+        calls.append(url)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", record)
+    return calls
+
+
+@pytest.mark.parametrize("url", ["-remote=evil", "file:///etc/passwd", "https://x/\n", 'https://x/"&calc&"'])
+def test_unsafe_urls_never_spawn_anything(opened: list[str], url: str) -> None:
+    assert not SystemBrowser(env={})(url)
+    assert opened == []
+    assert SystemBrowser(env={})("https://auth.example/ok")  # the recorder does see a safe URL
+    assert opened == ["https://auth.example/ok"]
+
+
+@pytest.mark.parametrize(
+    ("env", "enabled"),
+    [({"BROWSER": "none"}, True), ({"HF_NO_BROWSER": "1"}, True), ({}, False)],
+    ids=["BROWSER=none", "HF_NO_BROWSER=1", "--no-browser"],
+)
+def test_browser_none_and_hf_no_browser_open_nothing(opened: list[str], env: dict[str, str], enabled: bool) -> None:
+    assert not SystemBrowser(enabled=enabled, env=dict(env))("https://auth.example/oauth/authorize?x=1")
+    assert opened == []
