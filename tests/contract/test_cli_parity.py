@@ -708,6 +708,19 @@ def test_status_and_logout_name_the_keeper_and_a_plain_file_beside(server: AuthS
     assert not (config / "credentials.enc").exists()
 
 
+def test_status_under_the_encrypted_store_before_its_first_save_names_the_plain_file_it_read(
+    server: AuthServer, tmp_path: Path
+) -> None:
+    env = encrypted_env(server, tmp_path)
+    config = tmp_path / "config"
+    plain = write_credentials(config, {"api_key": API_KEY})
+    status = hf(env, "auth", "status")
+    assert status.returncode == 0, status.stderr
+    assert f"Source: file ({plain})" in status.stdout
+    assert f"Storage: encrypted ({config / 'credentials.enc'})" in status.stdout
+    assert not (config / "credentials.enc").exists()
+
+
 def test_logout_with_only_a_plain_file_under_the_encrypted_store_names_what_it_removed(
     server: AuthServer, tmp_path: Path
 ) -> None:

@@ -34,6 +34,16 @@ def _source_label(source: str, location: str) -> str:
     return f"file ({home_path(location)})"
 
 
+def _read_from(status: Status) -> str:
+    """The file the credentials were read from: the plain file while the encrypted store has not been written yet
+    (it reads the plain file until its first save moves it in)."""
+    import os
+
+    if status.plain_leftover and not os.path.lexists(status.location):
+        return status.plain_leftover
+    return status.location
+
+
 def _profile_json(profile: UserProfile | None) -> dict[str, object] | None:
     if profile is None:
         return None
@@ -85,7 +95,7 @@ def status_document(status: Status) -> dict[str, object]:
 
 def _rows(terminal: Terminal, status: Status, now: datetime) -> None:
     credential = status.credential
-    terminal.say(f"Source: {_source_label(credential.source, status.location)}")
+    terminal.say(f"Source: {_source_label(credential.source, _read_from(status))}")
     terminal.say(f"Type:   {credential.kind}")
     if isinstance(credential, OAuthCredential):
         tokens = credential.tokens
