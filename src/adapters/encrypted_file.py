@@ -203,12 +203,30 @@ class EncryptedCredentialsFile(SecureFile):
         self._prefer_keyring = prefer_keyring
         self._plain = migrate_from
         self._keys: _Keys | None = None
-        self._plain_seen: bytes | None = None
-        self._local = threading.local()  # per thread: inside lock()?, a prepared new keeper, a deferred error
-        self.read_from_plain = False
-        """True when the last ``read`` found no encrypted file and returned the plain file's content."""
+        # Per thread: inside lock()?, a prepared new keeper, a deferred error, and what this thread's last read
+        # found (another thread's unlocked read must not change what this thread's save migrates).
+        self._local = threading.local()
         self.plain_removed: str | None = None
         """The plain file's path once a ``write`` (migration) or ``delete`` removed it."""
+
+    @property
+    def read_from_plain(self) -> bool:
+        """True when this thread's last ``read`` found no encrypted file and returned the plain file's content."""
+        return bool(getattr(self._local, "read_from_plain", False))
+
+    @read_from_plain.setter
+    def read_from_plain(self, value: bool) -> None:
+        self._local.read_from_plain = value
+
+    @property
+    def _plain_seen(self) -> bytes | None:
+        """The plain file's bytes as this thread's last ``read`` returned them (what a migration moves)."""
+        seen: bytes | None = getattr(self._local, "plain_seen", None)
+        return seen
+
+    @_plain_seen.setter
+    def _plain_seen(self, value: bytes | None) -> None:
+        self._local.plain_seen = value
 
     # ------------------------------------------------------------------------------------------ for the CLI
 
