@@ -16,6 +16,7 @@ from .credentials import UserProfile
 from .errors import ApiError, ServerUnavailable, Unauthenticated
 from .http import HttpRequest, HttpResponse
 from .redact import scrub_body
+from .value import Value
 
 TYPE_CHECKING = False  # `typing` costs start-up time on the CLI's hot path; type checkers know this name
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ RESOURCE_BODY_LIMIT = 1024 * 1024
 UNKNOWN_USER = "(unknown user)"
 
 
-@attrs.frozen
-class UserInfo:
+@attrs.frozen(repr=False)
+class UserInfo(Value):
     """Who a credential belongs to, as ``/v3/users/me`` describes them (unknown or mistyped fields dropped)."""
 
     username: str | None = None

@@ -20,13 +20,14 @@ import attrs
 
 from .pkce import same_secret
 from .redact import scrub_body
+from .value import Value
 
 VerdictKind = Literal["accepted", "errored", "ignored", "timeout"]
 _SINGLE = ("state", "code", "error", "error_description", "iss")
 
 
-@attrs.frozen(kw_only=True)
-class Verdict:
+@attrs.frozen(kw_only=True, repr=False)
+class Verdict(Value):
     """What to make of one callback.
 
     Attributes:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import attrs
 
+from .value import Value
+
 LOGIN_TIMEOUT = 120.0  # how long a browser sign-in waits for the person
 REQUEST_TIMEOUT = 15.0  # one request, connect to last byte
 REVOKE_TIMEOUT = 5.0  # revocation is best effort and must not hold up a sign-out
@@ -16,8 +18,8 @@ DEVICE_MIN_INTERVAL = 5.0  # RFC 8628 §3.2's default polling interval
 MAX_ATTEMPTS = 3  # tries of one request when the server invites a retry
 
 
-@attrs.frozen(kw_only=True)
-class ClientConfig:
+@attrs.frozen(kw_only=True, repr=False)
+class ClientConfig(Value):
     """The OAuth client: its id, its endpoints, what it asks for, and its time limits."""
 
     client_id: str

@@ -22,6 +22,7 @@ from datetime import datetime
 import attrs
 
 from .primitives import DEFAULT_LEEWAY, display_name, is_expired, is_stale, parse_instant
+from .value import Value
 
 OAUTH_FIELDS = ("access_token", "refresh_token", "expires_at", "scope", "token_type")
 USER_FIELDS = ("email", "first_name", "last_name", "username")
@@ -39,8 +40,8 @@ def _copy_names(value: dict[str, str] | None) -> dict[str, str]:
     return dict(value or {})
 
 
-@attrs.frozen
-class OAuthTokens:
+@attrs.frozen(repr=False)
+class OAuthTokens(Value):
     """The OAuth block as stored: the token strings, the absolute expiry, scope, type, and unknown fields.
 
     ``expires_at`` is kept as the stored ISO-8601 text (the TypeScript CLI writes milliseconds and ``Z``) so a
@@ -68,8 +69,8 @@ class OAuthTokens:
         return is_expired(self.expires_at, now)
 
 
-@attrs.frozen
-class UserProfile:
+@attrs.frozen(repr=False)
+class UserProfile(Value):
     """The cached ``user`` block: who the stored credential belongs to, for display only."""
 
     email: str | None = None
@@ -86,8 +87,8 @@ class UserProfile:
         return display_name(self.email, self.first_name, self.last_name, self.username)
 
 
-@attrs.frozen
-class Environment:
+@attrs.frozen(repr=False)
+class Environment(Value):
     """Where a credential came from (``domain/accounts.py``).
 
     Attributes:
@@ -100,8 +101,8 @@ class Environment:
     client_id: str | None = None
 
 
-@attrs.frozen
-class Label:
+@attrs.frozen(repr=False)
+class Label(Value):
     """Whose credential the top-level slot holds: its environment and identity (``None`` while unknown), and a
     fingerprint of the slot's API key when it was written (to tell, after the TypeScript CLI signed someone into
     that slot, whether the key or the OAuth session is the new person's)."""
@@ -118,8 +119,8 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
 
 
-@attrs.frozen
-class Account:
+@attrs.frozen(repr=False)
+class Account(Value):
     """One person's credentials in one environment.
 
     Attributes:
@@ -137,8 +138,8 @@ class Account:
     extra: dict[str, object] = attrs.field(factory=dict, converter=_copy, eq=False)
 
 
-@attrs.frozen
-class CredentialsDocument:
+@attrs.frozen(repr=False)
+class CredentialsDocument(Value):
     """The whole credentials file as data.
 
     The top-level ``api_key`` / ``oauth`` / ``user`` are the TypeScript CLI's slot: one account, described by

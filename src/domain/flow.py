@@ -14,12 +14,13 @@ import attrs
 from .credentials import OAuthTokens
 from .errors import AuthError
 from .http import HttpRequest, HttpResponse
+from .value import Value
 
 # ---------------------------------------------------------------------------------------------- flow values
 
 
-@attrs.frozen(kw_only=True)
-class AuthCodeFlow:
+@attrs.frozen(kw_only=True, repr=False)
+class AuthCodeFlow(Value):
     """One authorization-code attempt: its secrets, its redirect URI, and the URL to send the browser to.
 
     Made fresh for every attempt (RFC 9700 §2.1.1); the verifier and state never leave memory.
@@ -34,8 +35,8 @@ class AuthCodeFlow:
         return (self.state, self.verifier)
 
 
-@attrs.frozen(kw_only=True)
-class DeviceAuthorization:
+@attrs.frozen(kw_only=True, repr=False)
+class DeviceAuthorization(Value):
     """A device authorization response (RFC 8628 §3.2), validated; ``user_code`` and the URIs are safe to show."""
 
     device_code: str = attrs.field(repr=False)
@@ -49,20 +50,20 @@ class DeviceAuthorization:
 # ---------------------------------------------------------------------------------------------- states
 
 
-@attrs.frozen
-class Idle:
+@attrs.frozen(repr=False)
+class Idle(Value):
     """Nothing started yet."""
 
 
-@attrs.frozen
-class AwaitingCallback:
+@attrs.frozen(repr=False)
+class AwaitingCallback(Value):
     """The browser was sent to the authorization endpoint; waiting for the redirect."""
 
     flow: AuthCodeFlow
 
 
-@attrs.frozen
-class ExchangingCode:
+@attrs.frozen(repr=False)
+class ExchangingCode(Value):
     """The code was sent to the token endpoint; waiting for its answer (``attempt`` counts retries)."""
 
     flow: AuthCodeFlow
@@ -71,8 +72,8 @@ class ExchangingCode:
     attempt: int = 1
 
 
-@attrs.frozen
-class RequestingDeviceCode:
+@attrs.frozen(repr=False)
+class RequestingDeviceCode(Value):
     """The device authorization request is on its way."""
 
     request: HttpRequest = attrs.field(repr=False)
@@ -80,8 +81,8 @@ class RequestingDeviceCode:
     attempt: int = 1
 
 
-@attrs.frozen
-class PollingDevice:
+@attrs.frozen(repr=False)
+class PollingDevice(Value):
     """Polling the token endpoint until the person approves the device code (or it expires)."""
 
     device: DeviceAuthorization
@@ -89,8 +90,8 @@ class PollingDevice:
     deadline: datetime
 
 
-@attrs.frozen
-class Refreshing:
+@attrs.frozen(repr=False)
+class Refreshing(Value):
     """A refresh-token grant is on its way (``attempt`` counts retries the server invited)."""
 
     refresh_token: str = attrs.field(repr=False)
@@ -99,8 +100,8 @@ class Refreshing:
     attempt: int = 1
 
 
-@attrs.frozen
-class Revoking:
+@attrs.frozen(repr=False)
+class Revoking(Value):
     """Revoking tokens one by one (RFC 7009), refresh token first; failures only become remarks."""
 
     current: tuple[str, str | None] = attrs.field(repr=False)
@@ -110,22 +111,22 @@ class Revoking:
     attempt: int = 1
 
 
-@attrs.frozen
-class SignedIn:
+@attrs.frozen(repr=False)
+class SignedIn(Value):
     """Terminal: the flow produced tokens (a login or a refresh)."""
 
     tokens: OAuthTokens
 
 
-@attrs.frozen
-class Revoked:
+@attrs.frozen(repr=False)
+class Revoked(Value):
     """Terminal: every revocation was attempted; ``remarks`` says what did not go through."""
 
     remarks: tuple[str, ...] = ()
 
 
-@attrs.frozen(eq=False)
-class Failed:
+@attrs.frozen(eq=False, repr=False)
+class Failed(Value):
     """Terminal: the flow failed with ``error``."""
 
     error: AuthError
@@ -161,62 +162,62 @@ TERMINAL: tuple[type[State], ...] = (SignedIn, Revoked, Failed)
 # ---------------------------------------------------------------------------------------------- events
 
 
-@attrs.frozen
-class StartBrowserLogin:
+@attrs.frozen(repr=False)
+class StartBrowserLogin(Value):
     flow: AuthCodeFlow
 
 
-@attrs.frozen
-class CallbackAccepted:
+@attrs.frozen(repr=False)
+class CallbackAccepted(Value):
     code: str = attrs.field(repr=False)
     iss: str | None = None
 
 
-@attrs.frozen
-class CallbackErrored:
+@attrs.frozen(repr=False)
+class CallbackErrored(Value):
     error: str
     description: str | None = None
 
 
-@attrs.frozen
-class CallbackTimedOut:
+@attrs.frozen(repr=False)
+class CallbackTimedOut(Value):
     seconds: float
 
 
-@attrs.frozen
-class HttpAnswered:
+@attrs.frozen(repr=False)
+class HttpAnswered(Value):
     """The server answered; ``secrets`` are what the request carried (redacted from any text quoted back)."""
 
     response: HttpResponse
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
 
 
-@attrs.frozen(eq=False)
-class HttpFailed:
+@attrs.frozen(eq=False, repr=False)
+class HttpFailed(Value):
     """No answer; ``sent`` says whether the request may have reached the server."""
 
     error: AuthError
     sent: bool = True
 
 
-@attrs.frozen
-class StartDeviceLogin:
+@attrs.frozen(repr=False)
+class StartDeviceLogin(Value):
     deadline: datetime
 
 
-@attrs.frozen
-class Waited:
+@attrs.frozen(repr=False)
+class Waited(Value):
     pass
 
 
-@attrs.frozen
-class StartRefresh:
+@attrs.frozen(repr=False)
+class StartRefresh(Value):
     refresh_token: str = attrs.field(repr=False)
     deadline: datetime
 
 
-@attrs.frozen
-class StartRevoke:
+@attrs.frozen(repr=False)
+class StartRevoke(Value):
     """Revoke these ``(token, token_type_hint)`` pairs in order."""
 
     tokens: tuple[tuple[str, str | None], ...] = attrs.field(repr=False)
@@ -252,21 +253,21 @@ EVENTS: tuple[type[Event], ...] = (
 # ---------------------------------------------------------------------------------------------- effects
 
 
-@attrs.frozen
-class OpenBrowser:
+@attrs.frozen(repr=False)
+class OpenBrowser(Value):
     url: str = attrs.field(repr=False)
 
 
-@attrs.frozen
-class AwaitCallback:
+@attrs.frozen(repr=False)
+class AwaitCallback(Value):
     """Wait for the redirect; produces CallbackAccepted, CallbackErrored or CallbackTimedOut."""
 
     flow: AuthCodeFlow
     timeout: float
 
 
-@attrs.frozen
-class SendHttp:
+@attrs.frozen(repr=False)
+class SendHttp(Value):
     """Send one request; produces HttpAnswered or HttpFailed.
 
     ``spends`` marks a request whose answer changes what the server holds (a code exchange, a refresh, a device
@@ -277,21 +278,21 @@ class SendHttp:
     spends: bool = False
 
 
-@attrs.frozen
-class ShowDeviceCode:
+@attrs.frozen(repr=False)
+class ShowDeviceCode(Value):
     device: DeviceAuthorization
 
 
-@attrs.frozen
-class Wait:
+@attrs.frozen(repr=False)
+class Wait(Value):
     """Sleep, then produce Waited. ``jitter`` lets the driver shorten it by a random part (retry backoff)."""
 
     seconds: float
     jitter: bool = False
 
 
-@attrs.frozen
-class Remark:
+@attrs.frozen(repr=False)
+class Remark(Value):
     """Tell the person something that does not change the outcome (e.g. a revocation that failed)."""
 
     message: str

@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import attrs
 
+from .value import Value
+
 DEFAULT_TIMEOUT = 15.0
 TOKEN_BODY_LIMIT = 1024 * 1024
 CREDENTIAL_HEADERS = ("authorization", "x-api-key")
@@ -36,8 +38,8 @@ def visible_url(url: str) -> str:
     )
 
 
-@attrs.frozen
-class HttpRequest:
+@attrs.frozen(repr=False)
+class HttpRequest(Value):
     """One HTTP request, fully built.
 
     Attributes:
@@ -73,8 +75,8 @@ class HttpRequest:
         return tuple(value for value in found if value)
 
 
-@attrs.frozen
-class HttpResponse:
+@attrs.frozen(repr=False)
+class HttpResponse(Value):
     """One HTTP response: status, lower-cased headers, the body bytes, and the final URL."""
 
     status: int

@@ -37,6 +37,7 @@ from .http import HttpRequest, HttpResponse, form_post
 from .primitives import format_instant, is_loopback_host
 from .redact import neutralize, scrub_body
 from .retry import parse_retry_after
+from .value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -194,8 +195,8 @@ def _obtained(now: datetime) -> dict[str, object]:
     return {"obtained_at": format_instant(now)}
 
 
-@attrs.frozen
-class OAuthErrorBody:
+@attrs.frozen(repr=False)
+class OAuthErrorBody(Value):
     """An RFC 6749 §5.2 error: ``error``, plus the optional description and URI, scrubbed and cut."""
 
     error: str
@@ -206,8 +207,8 @@ class OAuthErrorBody:
         return f"{self.error}: {self.description}" if self.description else self.error
 
 
-@attrs.frozen
-class TokenReply:
+@attrs.frozen(repr=False)
+class TokenReply(Value):
     """A token-endpoint (or device, or revocation) response sorted into what the flows need.
 
     ``payload`` is set for a 2xx JSON object without ``error``; otherwise ``error`` holds the parsed §5.2 body

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import attrs
 
+from .value import Value
+
 TYPE_CHECKING = False  # the names below are only annotations here: `auth token` must not pay for importing them
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -119,23 +121,23 @@ class Guard(Protocol):
 # ---------------------------------------------------------------------------------------------- notices
 
 
-@attrs.frozen
-class BrowserOpening:
+@attrs.frozen(repr=False)
+class BrowserOpening(Value):
     """About to send the browser to ``endpoint`` (the authorization endpoint without its query)."""
 
     endpoint: str
     url: str = attrs.field(repr=False)
 
 
-@attrs.frozen
-class BrowserUnavailable:
+@attrs.frozen(repr=False)
+class BrowserUnavailable(Value):
     """No browser could be opened: the person must open ``url`` by hand (or paste the redirect back)."""
 
     url: str = attrs.field(repr=False)
 
 
-@attrs.frozen
-class WaitingForCallback:
+@attrs.frozen(repr=False)
+class WaitingForCallback(Value):
     """The listener is up; ``submit`` takes a redirect URL pasted at the terminal (judged like a callback)."""
 
     redirect_uri: str
@@ -143,13 +145,13 @@ class WaitingForCallback:
     submit: Callable[[str], Verdict] = attrs.field(repr=False, eq=False)
 
 
-@attrs.frozen
-class CallbackIgnored:
+@attrs.frozen(repr=False)
+class CallbackIgnored(Value):
     reason: str
 
 
-@attrs.frozen
-class DeviceCodeIssued:
+@attrs.frozen(repr=False)
+class DeviceCodeIssued(Value):
     device: DeviceAuthorization
 
 
@@ -169,8 +171,8 @@ def _no_shield() -> AbstractContextManager[Guard]:
     return nullcontext(_NoGuard())
 
 
-@attrs.frozen(kw_only=True)
-class Ports:
+@attrs.frozen(kw_only=True, repr=False)
+class Ports(Value):
     """Everything the core talks to, bundled by the composition root (``entrypoints/bootstrap.py``)."""
 
     clock: Clock

@@ -20,6 +20,7 @@ from .checks import api_key_problem, is_access_token
 from .credentials import CredentialsDocument, OAuthTokens
 from .errors import InvalidEnvironmentCredential, LoginExpired, NotConfigured
 from .primitives import DEFAULT_LEEWAY
+from .value import Value
 
 TYPE_CHECKING = False  # `typing` costs start-up time on the CLI's hot path; type checkers know this name
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ ENV_SOURCES = {source: name for name, source in (*ENV_KEYS, ENV_TOKEN)}
 """Source label -> the variable it came from."""
 
 
-@attrs.frozen
-class ApiKeyCredential:
+@attrs.frozen(repr=False)
+class ApiKeyCredential(Value):
     """A long-lived API key, sent as ``x-api-key``; never refreshed, never retried on 401."""
 
     key: str = attrs.field(repr=False)
@@ -50,8 +51,8 @@ class ApiKeyCredential:
         return self.source in ENV_SOURCES
 
 
-@attrs.frozen
-class OAuthCredential:
+@attrs.frozen(repr=False)
+class OAuthCredential(Value):
     """An OAuth access token as resolved: the stored tokens, where they came from, and whether they are stale.
 
     Attributes:

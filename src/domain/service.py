@@ -36,6 +36,7 @@ from .errors import (
 )
 from .resolve import ApiKeyCredential, Credential
 from .session import Session, as_credential, tokens_of
+from .value import Value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,16 +55,16 @@ def _remark(message: str) -> Remark:
     return Remark(message)
 
 
-@attrs.frozen
-class LoginResult:
+@attrs.frozen(repr=False)
+class LoginResult(Value):
     """A finished sign-in: the profile when ``/v3/users/me`` answered, else the error it gave (not fatal)."""
 
     user: UserInfo | None
     identity_error: AuthError | None = None
 
 
-@attrs.frozen
-class LogoutResult:
+@attrs.frozen(repr=False)
+class LogoutResult(Value):
     """What sign-out did: whether tokens were revoked, remarks on revocations that failed, the store, the accounts
     signed out, and whether the credentials file was removed (it stays while other accounts are in it)."""
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from ..domain.value import Value
 from .settings import Settings
 
 TYPE_CHECKING = False
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
     from ..domain.service import AuthService
 
 
-@attrs.frozen(kw_only=True)
-class Adapters:
+@attrs.frozen(kw_only=True, repr=False)
+class Adapters(Value):
     """Replacements for the real adapters; every one left ``None`` is built for real from the settings.
 
     Attributes:

@@ -21,6 +21,7 @@ import attrs
 from ..domain.credentials import CredentialsDocument, OAuthTokens, UserProfile
 from ..domain.errors import AuthError, InteractionRequired
 from ..domain.resolve import Credential, env_credential
+from ..domain.value import Value
 from .bootstrap import Adapters, build
 from .settings import Settings
 
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     from .terminal import LoginConsole
 
 
-@attrs.frozen(kw_only=True)
-class AccountSummary:
+@attrs.frozen(kw_only=True, repr=False)
+class AccountSummary(Value):
     """One account signed in to the configured environment (no secret in it).
 
     Attributes:
@@ -47,8 +48,8 @@ class AccountSummary:
     active: bool
 
 
-@attrs.frozen(kw_only=True)
-class Status:
+@attrs.frozen(kw_only=True, repr=False)
+class Status(Value):
     """What ``auth status`` reports.
 
     Attributes:

@@ -26,6 +26,7 @@ from ..domain.client import (
 from ..domain.errors import ConfigError
 from ..domain.primitives import DEFAULT_LEEWAY, check_endpoint
 from ..domain.redact import has_control_chars
+from ..domain.value import Value
 from .environment import (
     DEFAULT_API_URL,
     DEFAULT_AUTHORIZE_URL,
@@ -86,8 +87,8 @@ def _text(_instance: object, attribute: attrs.Attribute[str], value: object) -> 
         raise ConfigError(f"{attribute.name} must be a non-empty string without control characters")
 
 
-@attrs.frozen(kw_only=True)
-class Settings:
+@attrs.frozen(kw_only=True, repr=False)
+class Settings(Value):
     """Everything a command or a library call needs to know, resolved once.
 
     Attributes:
