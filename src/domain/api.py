@@ -28,7 +28,7 @@ RESOURCE_BODY_LIMIT = 1024 * 1024
 UNKNOWN_USER = "(unknown user)"
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class UserInfo(Value):
     """Who a credential belongs to, as ``/v3/users/me`` describes them (unknown or mistyped fields dropped)."""
 

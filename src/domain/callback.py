@@ -26,7 +26,7 @@ VerdictKind = Literal["accepted", "errored", "ignored", "timeout"]
 _SINGLE = ("state", "code", "error", "error_description", "iss")
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Verdict(Value):
     """What to make of one callback.
 

@@ -18,7 +18,7 @@ DEVICE_MIN_INTERVAL = 5.0  # RFC 8628 §3.2's default polling interval
 MAX_ATTEMPTS = 3  # tries of one request when the server invites a retry
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class ClientConfig(Value):
     """The OAuth client: its id, its endpoints, what it asks for, and its time limits."""
 

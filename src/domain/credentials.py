@@ -40,7 +40,7 @@ def _copy_names(value: dict[str, str] | None) -> dict[str, str]:
     return dict(value or {})
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class OAuthTokens(Value):
     """The OAuth block as stored: the token strings, the absolute expiry, scope, type, and unknown fields.
 
@@ -69,7 +69,7 @@ class OAuthTokens(Value):
         return is_expired(self.expires_at, now)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class UserProfile(Value):
     """The cached ``user`` block: who the stored credential belongs to, for display only."""
 
@@ -87,7 +87,7 @@ class UserProfile(Value):
         return display_name(self.email, self.first_name, self.last_name, self.username)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Environment(Value):
     """Where a credential came from (``domain/accounts.py``).
 
@@ -101,7 +101,7 @@ class Environment(Value):
     client_id: str | None = None
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Label(Value):
     """Whose credential the top-level slot holds: its environment and identity (``None`` while unknown), and a
     fingerprint of the slot's API key when it was written (to tell, after the TypeScript CLI signed someone into
@@ -119,7 +119,7 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Account(Value):
     """One person's credentials in one environment.
 
@@ -138,7 +138,7 @@ class Account(Value):
     extra: dict[str, object] = attrs.field(factory=dict, converter=_copy, eq=False)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class CredentialsDocument(Value):
     """The whole credentials file as data.
 

@@ -14,12 +14,12 @@ import attrs
 from .credentials import OAuthTokens
 from .errors import AuthError
 from .http import HttpRequest, HttpResponse
-from .value import Value
+from .value import Identity, Value
 
 # ---------------------------------------------------------------------------------------------- flow values
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class AuthCodeFlow(Value):
     """One authorization-code attempt: its secrets, its redirect URI, and the URL to send the browser to.
 
@@ -35,7 +35,7 @@ class AuthCodeFlow(Value):
         return (self.state, self.verifier)
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class DeviceAuthorization(Value):
     """A device authorization response (RFC 8628 §3.2), validated; ``user_code`` and the URIs are safe to show."""
 
@@ -50,19 +50,19 @@ class DeviceAuthorization(Value):
 # ---------------------------------------------------------------------------------------------- states
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Idle(Value):
     """Nothing started yet."""
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class AwaitingCallback(Value):
     """The browser was sent to the authorization endpoint; waiting for the redirect."""
 
     flow: AuthCodeFlow
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ExchangingCode(Value):
     """The code was sent to the token endpoint; waiting for its answer (``attempt`` counts retries)."""
 
@@ -72,7 +72,7 @@ class ExchangingCode(Value):
     attempt: int = 1
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class RequestingDeviceCode(Value):
     """The device authorization request is on its way."""
 
@@ -81,7 +81,7 @@ class RequestingDeviceCode(Value):
     attempt: int = 1
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class PollingDevice(Value):
     """Polling the token endpoint until the person approves the device code (or it expires)."""
 
@@ -90,7 +90,7 @@ class PollingDevice(Value):
     deadline: datetime
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Refreshing(Value):
     """A refresh-token grant is on its way (``attempt`` counts retries the server invited)."""
 
@@ -100,7 +100,7 @@ class Refreshing(Value):
     attempt: int = 1
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Revoking(Value):
     """Revoking tokens one by one (RFC 7009), refresh token first; failures only become remarks."""
 
@@ -111,14 +111,14 @@ class Revoking(Value):
     attempt: int = 1
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class SignedIn(Value):
     """Terminal: the flow produced tokens (a login or a refresh)."""
 
     tokens: OAuthTokens
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Revoked(Value):
     """Terminal: every revocation was attempted; ``remarks`` says what did not go through."""
 
@@ -126,7 +126,7 @@ class Revoked(Value):
 
 
 @attrs.frozen(eq=False, repr=False)
-class Failed(Value):
+class Failed(Identity):
     """Terminal: the flow failed with ``error``."""
 
     error: AuthError
@@ -162,29 +162,29 @@ TERMINAL: tuple[type[State], ...] = (SignedIn, Revoked, Failed)
 # ---------------------------------------------------------------------------------------------- events
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class StartBrowserLogin(Value):
     flow: AuthCodeFlow
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class CallbackAccepted(Value):
     code: str = attrs.field(repr=False)
     iss: str | None = None
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class CallbackErrored(Value):
     error: str
     description: str | None = None
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class CallbackTimedOut(Value):
     seconds: float
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class HttpAnswered(Value):
     """The server answered; ``secrets`` are what the request carried (redacted from any text quoted back)."""
 
@@ -193,30 +193,30 @@ class HttpAnswered(Value):
 
 
 @attrs.frozen(eq=False, repr=False)
-class HttpFailed(Value):
+class HttpFailed(Identity):
     """No answer; ``sent`` says whether the request may have reached the server."""
 
     error: AuthError
     sent: bool = True
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class StartDeviceLogin(Value):
     deadline: datetime
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Waited(Value):
     pass
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class StartRefresh(Value):
     refresh_token: str = attrs.field(repr=False)
     deadline: datetime
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class StartRevoke(Value):
     """Revoke these ``(token, token_type_hint)`` pairs in order."""
 
@@ -253,12 +253,12 @@ EVENTS: tuple[type[Event], ...] = (
 # ---------------------------------------------------------------------------------------------- effects
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class OpenBrowser(Value):
     url: str = attrs.field(repr=False)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class AwaitCallback(Value):
     """Wait for the redirect; produces CallbackAccepted, CallbackErrored or CallbackTimedOut."""
 
@@ -266,7 +266,7 @@ class AwaitCallback(Value):
     timeout: float
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class SendHttp(Value):
     """Send one request; produces HttpAnswered or HttpFailed.
 
@@ -278,12 +278,12 @@ class SendHttp(Value):
     spends: bool = False
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ShowDeviceCode(Value):
     device: DeviceAuthorization
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Wait(Value):
     """Sleep, then produce Waited. ``jitter`` lets the driver shorten it by a random part (retry backoff)."""
 
@@ -291,7 +291,7 @@ class Wait(Value):
     jitter: bool = False
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class Remark(Value):
     """Tell the person something that does not change the outcome (e.g. a revocation that failed)."""
 

@@ -38,7 +38,7 @@ def visible_url(url: str) -> str:
     )
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class HttpRequest(Value):
     """One HTTP request, fully built.
 
@@ -75,7 +75,7 @@ class HttpRequest(Value):
         return tuple(value for value in found if value)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class HttpResponse(Value):
     """One HTTP response: status, lower-cased headers, the body bytes, and the final URL."""
 

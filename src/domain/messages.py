@@ -195,7 +195,7 @@ def _obtained(now: datetime) -> dict[str, object]:
     return {"obtained_at": format_instant(now)}
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class OAuthErrorBody(Value):
     """An RFC 6749 §5.2 error: ``error``, plus the optional description and URI, scrubbed and cut."""
 
@@ -207,7 +207,7 @@ class OAuthErrorBody(Value):
         return f"{self.error}: {self.description}" if self.description else self.error
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class TokenReply(Value):
     """A token-endpoint (or device, or revocation) response sorted into what the flows need.
 

@@ -121,7 +121,7 @@ class Guard(Protocol):
 # ---------------------------------------------------------------------------------------------- notices
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class BrowserOpening(Value):
     """About to send the browser to ``endpoint`` (the authorization endpoint without its query)."""
 
@@ -129,14 +129,14 @@ class BrowserOpening(Value):
     url: str = attrs.field(repr=False)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class BrowserUnavailable(Value):
     """No browser could be opened: the person must open ``url`` by hand (or paste the redirect back)."""
 
     url: str = attrs.field(repr=False)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class WaitingForCallback(Value):
     """The listener is up; ``submit`` takes a redirect URL pasted at the terminal (judged like a callback)."""
 
@@ -145,12 +145,12 @@ class WaitingForCallback(Value):
     submit: Callable[[str], Verdict] = attrs.field(repr=False, eq=False)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class CallbackIgnored(Value):
     reason: str
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class DeviceCodeIssued(Value):
     device: DeviceAuthorization
 
@@ -171,7 +171,7 @@ def _no_shield() -> AbstractContextManager[Guard]:
     return nullcontext(_NoGuard())
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Ports(Value):
     """Everything the core talks to, bundled by the composition root (``entrypoints/bootstrap.py``)."""
 

@@ -33,7 +33,7 @@ ENV_SOURCES = {source: name for name, source in (*ENV_KEYS, ENV_TOKEN)}
 """Source label -> the variable it came from."""
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class ApiKeyCredential(Value):
     """A long-lived API key, sent as ``x-api-key``; never refreshed, never retried on 401."""
 
@@ -51,7 +51,7 @@ class ApiKeyCredential(Value):
         return self.source in ENV_SOURCES
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class OAuthCredential(Value):
     """An OAuth access token as resolved: the stored tokens, where they came from, and whether they are stale.
 

@@ -55,7 +55,7 @@ def _remark(message: str) -> Remark:
     return Remark(message)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class LoginResult(Value):
     """A finished sign-in: the profile when ``/v3/users/me`` answered, else the error it gave (not fatal)."""
 
@@ -63,7 +63,7 @@ class LoginResult(Value):
     identity_error: AuthError | None = None
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen(repr=False, eq=False)
 class LogoutResult(Value):
     """What sign-out did: whether tokens were revoked, remarks on revocations that failed, the store, the accounts
     signed out, and whether the credentials file was removed (it stays while other accounts are in it)."""

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ..domain.service import AuthService
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Adapters(Value):
     """Replacements for the real adapters; every one left ``None`` is built for real from the settings.
 

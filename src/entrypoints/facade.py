@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .terminal import LoginConsole
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class AccountSummary(Value):
     """One account signed in to the configured environment (no secret in it).
 
@@ -48,7 +48,7 @@ class AccountSummary(Value):
     active: bool
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Status(Value):
     """What ``auth status`` reports.
 

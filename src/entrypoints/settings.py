@@ -87,7 +87,7 @@ def _text(_instance: object, attribute: attrs.Attribute[str], value: object) -> 
         raise ConfigError(f"{attribute.name} must be a non-empty string without control characters")
 
 
-@attrs.frozen(kw_only=True, repr=False)
+@attrs.frozen(kw_only=True, repr=False, eq=False)
 class Settings(Value):
     """Everything a command or a library call needs to know, resolved once.
 
