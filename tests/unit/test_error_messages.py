@@ -411,3 +411,38 @@ def test_a_failed_write_without_an_errno_or_on_windows_still_names_the_directory
 def test_a_failed_write_to_a_relative_path_names_its_directory():
     error = e.StoreWriteFailed("h/credentials", OSError(errno.ENOSPC, "full"))
     assert error.hint == "Free some space on the disk that holds h, then try again."
+
+
+@pytest.mark.parametrize(
+    ("path", "directory"),
+    [
+        (STORE, "/home/u/.heygen"),
+        (r"C:\Users\u\.heygen\credentials", r"C:\Users\u\.heygen"),
+        ("h/credentials", "h"),
+        ("credentials", "credentials"),
+        ("/credentials", "/credentials"),
+    ],
+)
+def test_a_file_mounted_on_its_own_says_to_mount_its_directory(path, directory):
+    error = e.StoreIsMountPoint(path)
+    assert isinstance(error, e.StoreWriteFailed)
+    assert error.code == "STORE_WRITE_FAILED"
+    reason = "it is a mount point of its own, which cannot be replaced atomically"
+    assert error.message == f"Could not save the credentials to {path}: {reason}"
+    assert error.hint == (
+        f"Mount its directory ({directory}) instead of the file, or set HEYGEN_CONFIG_DIR to a writable directory."
+    )
+    assert (error.path, error.errno, error.reason) == (path, errno.EBUSY, reason)
+
+
+def test_a_bad_credential_variable_is_named_as_a_variable():
+    error = e.InvalidEnvironmentCredential("HEYGEN_API_KEY", "contains control characters")
+    assert isinstance(error, e.InvalidStore)
+    assert error.code == "INVALID_STORE"
+    assert error.message == "HEYGEN_API_KEY is not a usable credential: it contains control characters"
+    assert error.hint == "Fix or unset HEYGEN_API_KEY."
+    assert (error.detail, error.path, error.variable) == (
+        "HEYGEN_API_KEY contains control characters",
+        None,
+        "HEYGEN_API_KEY",
+    )

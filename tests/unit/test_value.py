@@ -55,3 +55,12 @@ def test_identity_values_are_equal_only_to_themselves() -> None:
     assert one == one  # noqa: PLR0124
     assert one != Holder(error)
     assert len({one, Holder(error)}) == 2
+
+
+def test_a_subclass_without_attrs_fields_reads_and_compares_as_empty() -> None:
+    class Bare(Value):
+        __slots__ = ()
+
+    assert repr(Bare()) == "test_a_subclass_without_attrs_fields_reads_and_compares_as_empty.<locals>.Bare()"
+    assert Bare() == Bare()
+    assert hash(Bare()) == hash(Bare())
