@@ -136,6 +136,13 @@ _NO_PASSPHRASE = "No passphrase for the encrypted credentials store"  # noqa: S1
 _NO_PASSPHRASE_HINT = f"Set {PASSPHRASE_ENV}, or run the command in a terminal to be asked for it."
 
 
+class _NoPassphrase(ConfigError):
+    """No passphrase can be had here: none in the environment and nobody to ask (no terminal)."""
+
+    def __init__(self) -> None:
+        super().__init__(_NO_PASSPHRASE, _NO_PASSPHRASE_HINT)
+
+
 @dataclass(frozen=True)
 class _Keys:
     """What unlocks one file: its keeper (kind, salt or key id, parameters), the KEK and the data key."""
@@ -564,16 +571,14 @@ class EncryptedCredentialsFile(SecureFile):
             note = f"The OS keyring is not used ({refusal}); choose a passphrase for the encrypted credentials."
             try:
                 return self._fresh_passphrase(None, note)
-            except ConfigError as exc:
-                if exc.message != _NO_PASSPHRASE:
-                    raise
+            except _NoPassphrase:
                 raise KeyringRefused(refusal) from None  # nobody to ask: say why the keyring was not used
         return self._fresh_passphrase(None, note)
 
     def _fresh_passphrase(self, source: NewPassphrase | None, note: str | None) -> _Fresh:
         source = source or self._new_passphrase
         if source is None:
-            raise ConfigError(_NO_PASSPHRASE, _NO_PASSPHRASE_HINT)
+            raise _NoPassphrase
         secret = prepare_passphrase(source(note))
         salt = os.urandom(16)
         return _Fresh(KDF_ARGON2ID, salt, self._params, _argon2id(secret, salt, self._params))
@@ -983,7 +988,7 @@ class PassphrasePrompt:
         if value:
             return value
         if not self.prompt:
-            raise ConfigError(_NO_PASSPHRASE, _NO_PASSPHRASE_HINT)
+            raise _NoPassphrase
         return None
 
     def __call__(self) -> str:
@@ -993,7 +998,7 @@ class PassphrasePrompt:
         entered = self._read("Passphrase for the encrypted credentials: ")
         if entered:
             return entered
-        raise ConfigError(_NO_PASSPHRASE, _NO_PASSPHRASE_HINT)
+        raise _NoPassphrase
 
     def new(self, note: str | None = None) -> str:
         """A passphrase for a new keeper: the env var as given, else typed twice (the note is shown first)."""

@@ -301,8 +301,9 @@ class SecureFile:
 
     def encode(self, doc: CredentialsDocument) -> bytes:
         """The bytes that store ``doc``: subclasses define it, with no effect outside memory (``after_save`` is where
-        a save's consequences go, once it is durable)."""
-        raise NotImplementedError
+        a save's consequences go, once it is durable). Each store defines it (``CredentialsFile``: JSON;
+        ``EncryptedCredentialsFile``: sealed); this base class has no format of its own."""
+        raise NotImplementedError(f"{type(self).__name__} does not define how a document is encoded")
 
     def after_save(self, *, saved: bool) -> None:
         """Called once the bytes of the last ``encode`` were put in place (``saved``) or could not be. Nothing by

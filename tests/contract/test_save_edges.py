@@ -4,11 +4,9 @@ replace. Each case once lost a grant."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,38 +18,19 @@ from hyperframes_auth.domain.credentials import CredentialsDocument, OAuthTokens
 from hyperframes_auth.domain.errors import StoreIsMountPoint, WrongPassphrase
 
 from .conftest import AuthServer
-from .local_servers import HoldingRelay, holds_tokens, relay_to
-from .people import forget_environment, sign_in
+from .people import sign_in
 from .test_cli_e2e import cli_env, hf
 from .test_orphan_adoption import temps
 from .test_orphan_adoption import until_the_clock_passes as _until_the_clock_passes
 from .test_refresh_transaction import credentials
 
 pytestmark = pytest.mark.contract
-SPLITS = pytest.mark.skipif(
-    not hasattr(os, "fork") or sys.platform == "darwin", reason="the split needs fork (and is off on macOS)"
-)
 ROOT = Path(__file__).resolve().parents[2]
-SAVING = "Saving your new sign-in first"
 OLD = CredentialsDocument(oauth=OAuthTokens("at_old" * 50, "rt_old_spent"))
 NEW = CredentialsDocument(oauth=OAuthTokens("at_new" * 50, "rt_new_rotated"))
 NEWER = CredentialsDocument(oauth=OAuthTokens("at_newer" * 50, "rt_newer_rotated"))
 PASS = "s3cret passphrase"
 FLOOR = (MIN_MEMORY_KIB, MIN_ITERATIONS, 1)
-
-
-def _signed_in_through_relay(server: AuthServer, tmp_path: Path) -> tuple[Path, str]:
-    """A signed-in config, presented so that the CLI may go through a relay; its refresh token."""
-    sign_in(server, tmp_path)
-    config = tmp_path / "config"
-    forget_environment(tmp_path)
-    return config, credentials(config)["oauth"]["refresh_token"]
-
-
-@contextlib.contextmanager
-def _relayed_env(server: AuthServer, tmp_path: Path) -> Iterator[tuple[dict[str, str], HoldingRelay]]:
-    with relay_to(server.url, holds_tokens) as relay:
-        yield cli_env(server, tmp_path, HYPERFRAMES_OAUTH_TOKEN_URL=f"{relay.url}/v1/oauth/token"), relay
 
 
 # ---------------------------------------------------------------------------------------------- orphan adoption
